@@ -1,0 +1,37 @@
+"""gemma-widget: how the tokens of a text attend to each other inside EmbeddingGemma, live."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .engine import compute_attention
+from .errors import (
+    ForwardError,
+    GemmaWidgetError,
+    ModelAccessError,
+    ModelLoadError,
+    ModelNotFoundError,
+    NoAttentionError,
+)
+from .loading import DEFAULT_MODEL, LoadedModel, load_model
+from .result import AttentionResult
+from .widget import AttentionWidget
+
+try:
+    __version__ = version("gemma-widget")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0"
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "AttentionResult",
+    "AttentionWidget",
+    "ForwardError",
+    "GemmaWidgetError",
+    "LoadedModel",
+    "ModelAccessError",
+    "ModelLoadError",
+    "ModelNotFoundError",
+    "NoAttentionError",
+    "__version__",
+    "compute_attention",
+    "load_model",
+]

@@ -1,0 +1,87 @@
+"""Text in, attention out: tokenize, run one forward pass, collect the attention of every layer.
+
+No widget code here, so scripts, tests and benchmarks use exactly what the widget uses.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .errors import ForwardError, NoAttentionError
+from .loading import LoadedModel
+from .result import AttentionResult
+from .tokens import readable_token
+
+
+def _tokenize(loaded: LoadedModel, text: str) -> tuple[list[int], list[bool], int]:
+    """Token ids, which of them are special, and how many there were before truncation."""
+    tokenizer = loaded.tokenizer
+    encoding = tokenizer(text, return_special_tokens_mask=True)
+    total = len(encoding["input_ids"])
+    if total > loaded.max_length:  # rare: tokenize again, letting the tokenizer keep <eos> etc.
+        encoding = tokenizer(
+            text, truncation=True, max_length=loaded.max_length, return_special_tokens_mask=True
+        )
+    ids = [int(i) for i in encoding["input_ids"]]
+    special_ids = set(tokenizer.all_special_ids)
+    special = [
+        bool(flag) or token_id in special_ids
+        for flag, token_id in zip(encoding["special_tokens_mask"], ids, strict=True)
+    ]
+    return ids, special, total
+
+
+def _forward(loaded: LoadedModel, ids: list[int]) -> np.ndarray:
+    """One forward pass; the attention of every layer copied into one float32 array."""
+    input_ids = torch.tensor([ids], device=loaded.device)
+    try:
+        with loaded.lock, torch.inference_mode():
+            outputs = loaded.model(
+                input_ids=input_ids,
+                attention_mask=torch.ones_like(input_ids),
+                output_attentions=True,
+            )
+    except torch.OutOfMemoryError as exc:
+        raise ForwardError(
+            f"Out of memory running {loaded.name} on {len(ids)} tokens ({loaded.device}).",
+            "Shorten the text, close other widgets or notebooks, or load the model on another "
+            "device (AttentionWidget(device='cpu')).",
+        ) from exc
+    except Exception as exc:
+        raise ForwardError(
+            f"The forward pass of {loaded.name} failed on {len(ids)} tokens: "
+            f"{type(exc).__name__}: {exc}",
+            "Try another text; if it keeps failing, check that the model is an encoder or "
+            "decoder that takes input_ids.",
+        ) from exc
+    attentions = getattr(outputs, "attentions", None)
+    if not attentions or any(layer is None for layer in attentions):
+        raise NoAttentionError(
+            f"{loaded.name} returned no attention weights.",
+            "Use a transformer that supports output_attentions with the eager attention "
+            "implementation (EmbeddingGemma, Gemma 3, BERT, ...); models without attention "
+            "(Mamba, RWKV) have nothing to show.",
+        )
+    first = attentions[0]
+    stacked = np.empty((len(attentions), first.shape[1], len(ids), len(ids)), dtype=np.float32)
+    for index, layer in enumerate(attentions):
+        stacked[index] = layer[0].to(torch.float32).cpu().numpy()
+    return stacked
+
+
+def compute_attention(loaded: LoadedModel, text: str) -> AttentionResult:
+    """The attention of `text` under `loaded`, from the cache when this text was seen recently."""
+    cached = loaded.cache.get(text)
+    if cached is not None:
+        return cached
+    if text == "":
+        empty = np.zeros((loaded.num_layers, loaded.num_heads, 0, 0), dtype=np.float32)
+        return AttentionResult(text, [], [], [], empty, 0)
+    ids, special, total = _tokenize(loaded, text)
+    attention = _forward(loaded, ids)
+    pieces = loaded.tokenizer.convert_ids_to_tokens(ids)
+    tokens = [readable_token(piece, loaded.byte_level_tokens) for piece in pieces]
+    result = AttentionResult(text, tokens, ids, special, attention, total)
+    loaded.cache.put(text, result)
+    return result

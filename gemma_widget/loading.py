@@ -1,0 +1,171 @@
+"""Load a model and tokenizer once per kernel, on the best device, ready to return attentions.
+
+Every widget showing the same (model, device, dtype) shares one `LoadedModel`: one copy of the
+weights, one result cache, one lock so forward passes never run concurrently on it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .cache import ResultCache
+from .errors import GemmaWidgetError, ModelNotFoundError, NoAttentionError, explain_load_error
+from .result import AttentionResult
+from .tokens import uses_byte_level_marks
+
+DEFAULT_MODEL = "google/embeddinggemma-300m"
+# Beyond this, tokenizers report a "no limit" sentinel rather than a real maximum.
+_NO_LIMIT = 1_000_000
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for `engine.compute_attention`, with what the widget needs to know of it."""
+
+    name: str
+    model: Any
+    tokenizer: Any
+    device: str
+    dtype: torch.dtype
+    num_layers: int
+    num_heads: int
+    max_length: int
+    layer_types: list[str]
+    byte_level_tokens: bool
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    cache: ResultCache[AttentionResult] = field(default_factory=ResultCache)
+
+
+def best_device() -> str:
+    """cuda, then mps, then cpu."""
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def default_dtype(device: str) -> torch.dtype:
+    """float32 except on a GPU with bfloat16: EmbeddingGemma's activations overflow float16."""
+    if device.startswith("cuda") and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float32
+
+
+def _looks_like_path(source: str) -> bool:
+    return source.startswith(("/", "./", "../", "~")) or os.path.isabs(source)
+
+
+def _text_config(model: Any) -> Any:
+    config = model.config
+    return config.get_text_config() if hasattr(config, "get_text_config") else config
+
+
+def _max_length(model: Any, tokenizer: Any) -> int:
+    limits = [getattr(_text_config(model), "max_position_embeddings", None)]
+    limits.append(getattr(tokenizer, "model_max_length", None))
+    usable = [int(limit) for limit in limits if isinstance(limit, int) and 0 < limit < _NO_LIMIT]
+    return min(usable) if usable else 512
+
+
+def _use_eager_attention(model: Any) -> None:
+    """Only the eager implementation returns attention weights."""
+    if getattr(model.config, "_attn_implementation", "eager") != "eager":
+        model.set_attn_implementation("eager")
+
+
+def wrap_model(model: Any, tokenizer: Any, name: str, device: str | None = None) -> LoadedModel:
+    """Make a `LoadedModel` from objects the caller already holds (nothing is downloaded)."""
+    config = _text_config(model)
+    if not getattr(config, "num_attention_heads", None):
+        raise NoAttentionError(
+            f"{name} ({type(model).__name__}) has no attention heads, so there is no attention "
+            "to show.",
+            "Use a transformer with attention layers: EmbeddingGemma, Gemma 3, BERT, ...",
+        )
+    _use_eager_attention(model)
+    model.eval()
+    parameter = next(model.parameters())
+    return LoadedModel(
+        name=name,
+        model=model,
+        tokenizer=tokenizer,
+        device=device or str(parameter.device),
+        dtype=parameter.dtype,
+        num_layers=int(config.num_hidden_layers),
+        num_heads=int(config.num_attention_heads),
+        max_length=_max_length(model, tokenizer),
+        layer_types=list(getattr(config, "layer_types", None) or []),
+        byte_level_tokens=uses_byte_level_marks(tokenizer),
+    )
+
+
+def _load_from_source(source: str, device: str, dtype: torch.dtype) -> LoadedModel:
+    from transformers import AutoModel, AutoTokenizer
+
+    if _looks_like_path(source) and not Path(source).expanduser().exists():
+        raise ModelNotFoundError(
+            f"No folder at {source}.",
+            "Pass the path of a folder holding config.json and the weights, or a hub id such "
+            "as google/embeddinggemma-300m.",
+        )
+    location = str(Path(source).expanduser()) if _looks_like_path(source) else source
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(location)
+        model = AutoModel.from_pretrained(location, attn_implementation="eager", dtype=dtype)
+    except Exception as exc:
+        raise explain_load_error(exc, source) from exc
+    model.to(device)
+    return wrap_model(model, tokenizer, name=source, device=device)
+
+
+_registry: dict[tuple[str, str, str], LoadedModel] = {}
+_key_locks: dict[tuple[str, str, str], threading.Lock] = {}
+_registry_lock = threading.Lock()
+
+
+def load_model(
+    source: str,
+    device: str | None = None,
+    dtype: torch.dtype | None = None,
+    loader: Callable[[str, str, torch.dtype], LoadedModel] = _load_from_source,
+) -> LoadedModel:
+    """The shared `LoadedModel` for `source`, loading it on first use.
+
+    Two widgets asking at once load it once; a failed load is not remembered, so asking again
+    after fixing the cause (logging in, going online) retries.
+    """
+    device = device or best_device()
+    dtype = dtype or default_dtype(device)
+    key = (source, device, str(dtype))
+    with _registry_lock:
+        if key in _registry:
+            return _registry[key]
+        key_lock = _key_locks.setdefault(key, threading.Lock())
+    with key_lock:
+        with _registry_lock:
+            if key in _registry:
+                return _registry[key]
+        try:
+            loaded = loader(source, device, dtype)
+        except GemmaWidgetError:
+            raise
+        except Exception as exc:
+            raise explain_load_error(exc, source) from exc
+        with _registry_lock:
+            _registry[key] = loaded
+        return loaded
+
+
+def forget_models() -> None:
+    """Drop every shared model (frees memory; the next widget loads afresh)."""
+    with _registry_lock:
+        _registry.clear()

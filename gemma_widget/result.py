@@ -1,0 +1,31 @@
+"""What one forward pass yields for one text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class AttentionResult:
+    """Tokens of `text` and the attention between them, `[layers, heads, n, n]` float32.
+
+    `attention[l, h, i, j]` is how much token i attends to token j in layer l, head h; each row
+    sums to 1. `total_tokens` counts the tokens before truncation to the model's maximum.
+    """
+
+    text: str
+    tokens: list[str]
+    token_ids: list[int]
+    special: list[bool]
+    attention: np.ndarray
+    total_tokens: int
+
+    @property
+    def truncated(self) -> bool:
+        return self.total_tokens > len(self.tokens)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.attention.nbytes)

@@ -1,0 +1,338 @@
+"""`AttentionWidget`: the live attention explorer, as an anywidget.
+
+Traits hold everything a user sees or sets; the front end (js/widget.ts) mirrors them in
+`js/model.ts`. The model loads and runs on a background thread (`CoalescingWorker`), and results
+are applied on the kernel's event loop, so trait changes only ever happen on the main thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import numpy as np
+import torch
+import traitlets
+
+from .engine import compute_attention
+from .errors import ForwardError, GemmaWidgetError
+from .loading import DEFAULT_MODEL, LoadedModel, load_model, wrap_model
+from .result import AttentionResult
+from .wire import encode_attention, layers_to_send
+from .worker import CoalescingWorker
+
+STATIC = Path(__file__).parent / "static"
+STATUSES = ("loading", "running", "ready", "error")
+
+
+def _check_bundle() -> None:
+    """A clear message instead of a blank output when the front end was never built."""
+    for path in (STATIC / "widget.js", STATIC / "widget.css"):
+        if not path.exists():
+            raise FileNotFoundError(
+                f"The front-end bundle {path} is missing. Reinstall the package, or in a source "
+                "checkout run `npm install && npm run build`."
+            )
+
+
+def _parse_dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
+    if dtype is None or isinstance(dtype, torch.dtype):
+        return dtype
+    parsed = getattr(torch, dtype, None)
+    if not isinstance(parsed, torch.dtype):
+        raise ValueError(f"Unknown dtype {dtype!r}: use 'float32', 'bfloat16' or 'float16'.")
+    return parsed
+
+
+class _Outcome:
+    """What the worker produced for one generation of (text, model)."""
+
+    def __init__(
+        self,
+        generation: int,
+        loaded: LoadedModel | None,
+        result: AttentionResult | None,
+        error: GemmaWidgetError | None,
+    ) -> None:
+        self.generation = generation
+        self.loaded = loaded
+        self.result = result
+        self.error = error
+
+
+class AttentionWidget(anywidget.AnyWidget):
+    """Shows how the tokens of `text` attend to each other, live as the text changes.
+
+    >>> w = AttentionWidget("The cat sat on the mat.")   # EmbeddingGemma by default
+    >>> w.layer, w.head = 5, 2
+    >>> w.wait().attention.shape                          # (layers, heads, tokens, tokens)
+    """
+
+    _esm = STATIC / "widget.js"
+    _css = STATIC / "widget.css"
+
+    # --- state the user sets (from Python or the front end) -------------------------------------
+    text = traitlets.Unicode("", help="The text whose attention is shown.").tag(sync=True)
+    model = traitlets.Unicode(DEFAULT_MODEL, help="Hub id or local path of the model.").tag(
+        sync=True
+    )
+    layer = traitlets.Int(0, min=0, help="Layer shown, 0-based.").tag(sync=True)
+    head = traitlets.Int(0, min=0, help="Head shown, 0-based (ignored when all_heads).").tag(
+        sync=True
+    )
+    all_heads = traitlets.Bool(False, help="Overlay every head, one colour each.").tag(sync=True)
+
+    # --- state the kernel reports (read-only) ---------------------------------------------------
+    status = traitlets.Enum(STATUSES, "loading", read_only=True).tag(sync=True)
+    error = traitlets.Unicode("", read_only=True, help="What went wrong.").tag(sync=True)
+    error_fix = traitlets.Unicode("", read_only=True, help="How to fix it.").tag(sync=True)
+    notice = traitlets.Unicode("", read_only=True, help="e.g. truncation.").tag(sync=True)
+    tokens = traitlets.List(traitlets.Unicode(), read_only=True).tag(sync=True)
+    special = traitlets.List(traitlets.Bool(), read_only=True).tag(sync=True)
+    rendered_text = traitlets.Unicode("", read_only=True, help="Text of `tokens`.").tag(sync=True)
+    num_layers = traitlets.Int(0, read_only=True).tag(sync=True)
+    num_heads = traitlets.Int(0, read_only=True).tag(sync=True)
+    model_info = traitlets.Unicode("", read_only=True, help="Model, device, dtype.").tag(sync=True)
+    _attention_buffer = traitlets.Bytes(b"", read_only=True).tag(sync=True)
+    _attention_meta = traitlets.Dict(read_only=True).tag(sync=True)
+
+    def __init__(
+        self,
+        text: str = "",
+        *,
+        model: Any = DEFAULT_MODEL,
+        tokenizer: Any = None,
+        layer: int = 0,
+        head: int = 0,
+        all_heads: bool = False,
+        device: str | None = None,
+        dtype: torch.dtype | str | None = None,
+        **unknown: Any,
+    ) -> None:
+        if unknown:
+            raise TypeError(self._unknown_arguments_message(unknown))
+        _check_bundle()
+        self._device = device
+        self._dtype = _parse_dtype(dtype)
+        self._given: LoadedModel | None = None
+        self._given_objects = (model, tokenizer) if not isinstance(model, str) else None
+        self._loaded: LoadedModel | None = None
+        self._result: AttentionResult | None = None
+        self._state_lock = threading.RLock()
+        self._done = threading.Condition(self._state_lock)
+        self._generation = 0
+        self._finished: _Outcome | None = None
+        self._pending: _Outcome | None = None
+        self._worker = CoalescingWorker(self._refresh, name="gemma-widget")
+        self._started = False
+        try:
+            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:  # a plain script or test: results are applied on the worker thread
+            self._loop = None
+        model_name = model if isinstance(model, str) else _object_name(model)
+        super().__init__(text=text, model=model_name, layer=layer, head=head, all_heads=all_heads)
+        self._started = True
+        self._request()
+
+    @staticmethod
+    def _unknown_arguments_message(unknown: dict[str, Any]) -> str:
+        known = ["text", "model", "tokenizer", "layer", "head", "all_heads", "device", "dtype"]
+        parts = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, known, n=1)
+            parts.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        return (
+            f"AttentionWidget() got unknown keyword argument(s) {', '.join(parts)}; "
+            f"it accepts {', '.join(known)}."
+        )
+
+    # --- Python API -----------------------------------------------------------------------------
+    def wait(self, timeout: float | None = None) -> AttentionWidget:
+        """Block until the current text (and model) are done; raise the error if they failed."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._done:
+            while self._finished is None or self._finished.generation < self._generation:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise TimeoutError(
+                        f"AttentionWidget still {self.status} after {timeout} s "
+                        f"(text {self.text[:40]!r})."
+                    )
+                self._done.wait(remaining)
+            finished = self._finished
+        self._apply_pending()
+        if finished.error is not None:
+            raise finished.error
+        return self
+
+    @property
+    def result(self) -> AttentionResult:
+        """Everything computed for the current text (waits for it)."""
+        self.wait()
+        assert self._result is not None  # wait() raised otherwise
+        return self._result
+
+    @property
+    def attention(self) -> np.ndarray:
+        """`[layers, heads, n, n]` float32 attention of the current text (waits for it)."""
+        return self.result.attention
+
+    @property
+    def token_ids(self) -> list[int]:
+        return self.result.token_ids
+
+    @property
+    def loaded_model(self) -> LoadedModel | None:
+        """The model in use once loaded (shared with other widgets on the same model)."""
+        return self._loaded
+
+    def close(self) -> None:
+        worker = getattr(self, "_worker", None)  # absent when __init__ failed early
+        if worker is not None:
+            worker.close()
+        super().close()
+
+    # --- validation -----------------------------------------------------------------------------
+    @traitlets.validate("layer")
+    def _check_layer(self, proposal: dict[str, Any]) -> int:
+        return self._in_range("layer", proposal["value"], self.num_layers)
+
+    @traitlets.validate("head")
+    def _check_head(self, proposal: dict[str, Any]) -> int:
+        return self._in_range("head", proposal["value"], self.num_heads)
+
+    def _in_range(self, name: str, value: int, count: int) -> int:
+        if count and not 0 <= value < count:
+            raise traitlets.TraitError(
+                f"{name} must be between 0 and {count - 1} for {self.model} "
+                f"({count} {name}s); got {value}."
+            )
+        return value
+
+    # --- reacting to changes --------------------------------------------------------------------
+    @traitlets.observe("text", "model")
+    def _on_input_change(self, change: dict[str, Any]) -> None:
+        if self._started:
+            self._request()
+
+    @traitlets.observe("layer")
+    def _on_layer_change(self, change: dict[str, Any]) -> None:
+        meta = self._attention_meta
+        if self._result is None or not meta:
+            return
+        start, stop = meta["layers"]
+        if not start <= self.layer < stop:
+            self._send_attention(self._result)
+
+    def _request(self) -> None:
+        """A new generation of (text, model): compute it in the background."""
+        with self._state_lock:
+            self._generation += 1
+            needs_load = self._loaded is None or self._loaded.name != self.model
+        self.set_trait("status", "loading" if needs_load else "running")
+        self._worker.poke()
+
+    # --- worker thread --------------------------------------------------------------------------
+    def _refresh(self) -> None:
+        with self._state_lock:
+            generation, text, source = self._generation, self.text, self.model
+        loaded: LoadedModel | None = None
+        result: AttentionResult | None = None
+        error: GemmaWidgetError | None = None
+        try:
+            loaded = self._model_for(source)
+            result = compute_attention(loaded, text)
+        except GemmaWidgetError as exc:
+            error = exc
+        except Exception as exc:  # never leave the widget stuck in "running"
+            error = ForwardError(f"Unexpected {type(exc).__name__}: {exc}", "Report this bug.")
+        outcome = _Outcome(generation, loaded, result, error)
+        with self._done:
+            self._finished = outcome
+            self._pending = outcome
+            self._done.notify_all()
+        if self._loop is not None and self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._apply_pending)
+        else:
+            self._apply_pending()
+
+    def _model_for(self, source: str) -> LoadedModel:
+        if self._loaded is not None and self._loaded.name == source:
+            return self._loaded
+        if self._given_objects is not None and source == _object_name(self._given_objects[0]):
+            if self._given is None:
+                model, tokenizer = self._given_objects
+                if tokenizer is None:
+                    from transformers import AutoTokenizer
+
+                    tokenizer = AutoTokenizer.from_pretrained(source)
+                self._given = wrap_model(model, tokenizer, name=source)
+            return self._given
+        return load_model(source, self._device, self._dtype)
+
+    # --- applying results (main thread in a kernel) ---------------------------------------------
+    def _apply_pending(self) -> None:
+        with self._state_lock:
+            outcome, self._pending = self._pending, None
+            if outcome is None or outcome.generation != self._generation:
+                return  # nothing new, or stale: a newer generation is on its way
+            with self.hold_sync():
+                notices = self._adopt_model(outcome.loaded) if outcome.loaded else []
+                if outcome.error is not None:
+                    self.set_trait("error", outcome.error.message)
+                    self.set_trait("error_fix", outcome.error.fix)
+                    self.set_trait("status", "error")
+                    return
+                assert outcome.result is not None
+                assert outcome.loaded is not None
+                self._show(outcome.result, outcome.loaded, notices)
+
+    def _adopt_model(self, loaded: LoadedModel) -> list[str]:
+        """Switch to a newly loaded model; clamp layer/head to it and say so."""
+        if loaded is self._loaded:
+            return []
+        self._loaded = loaded
+        notices = []
+        self.set_trait("num_layers", loaded.num_layers)
+        self.set_trait("num_heads", loaded.num_heads)
+        for name, count in (("layer", loaded.num_layers), ("head", loaded.num_heads)):
+            if getattr(self, name) >= count:
+                notices.append(f"{name} {getattr(self, name)} does not exist; showing {count - 1}.")
+                self.set_trait(name, count - 1)
+        dtype = str(loaded.dtype).removeprefix("torch.")
+        self.set_trait("model_info", f"{loaded.name} · {loaded.device} · {dtype}")
+        return notices
+
+    def _show(self, result: AttentionResult, loaded: LoadedModel, notices: list[str]) -> None:
+        self._result = result
+        if result.truncated:
+            notices.append(
+                f"Showing the first {len(result.tokens)} of {result.total_tokens} tokens: "
+                f"{loaded.name} reads at most {loaded.max_length}."
+            )
+        self.set_trait("notice", " ".join(notices))
+        self.set_trait("error", "")
+        self.set_trait("error_fix", "")
+        self.set_trait("tokens", result.tokens)
+        self.set_trait("special", result.special)
+        self.set_trait("rendered_text", result.text)
+        self._send_attention(result)
+        self.set_trait("status", "ready")
+
+    def _send_attention(self, result: AttentionResult) -> None:
+        layers, heads, n, _ = result.attention.shape
+        start, stop = layers_to_send(layers, heads, n, min(self.layer, layers - 1))
+        buffer, meta = encode_attention(result.attention, start, stop)
+        with self.hold_sync():
+            self.set_trait("_attention_buffer", buffer)
+            self.set_trait("_attention_meta", dict(meta))
+
+
+def _object_name(model: Any) -> str:
+    config = getattr(model, "config", None)
+    return str(getattr(config, "name_or_path", "") or type(model).__name__)

@@ -1,0 +1,52 @@
+"""How attention travels to the front end. Mirrored by `js/wire.ts`; change both together.
+
+Attention weights lie in [0, 1], so they are sent as little-endian uint16 fixed point
+(`round(weight * 65535)`): 2 bytes a value with an error under 1e-5, where a JSON list costs about
+22. The buffer is row-major `[layers, heads, n, n]` for the layers `meta["layers"] = [start, stop)`.
+Short texts send every layer, so layer switches never wait for the kernel; long texts send only
+the layer on screen and the kernel sends another when the layer changes.
+"""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+import numpy as np
+
+SCALE = 65535
+ALL_LAYERS_BYTE_BUDGET = 4 * 1024 * 1024  # above this, send the current layer only
+
+
+class WireMeta(TypedDict):
+    """Describes `_attention_buffer`; mirrored by `AttentionMeta` in js/wire.ts."""
+
+    layers: list[int]  # [start, stop): which layers the buffer holds
+    heads: int
+    n: int
+    dtype: str
+
+
+def layers_to_send(num_layers: int, heads: int, n: int, layer: int) -> tuple[int, int]:
+    """Every layer while the payload stays small; otherwise the one on screen."""
+    all_bytes = num_layers * heads * n * n * 2
+    if all_bytes <= ALL_LAYERS_BYTE_BUDGET:
+        return 0, num_layers
+    return layer, layer + 1
+
+
+def encode_attention(attention: np.ndarray, start: int, stop: int) -> tuple[bytes, WireMeta]:
+    """Encode layers `[start, stop)` of a `[layers, heads, n, n]` array for the front end."""
+    _, heads, n, _ = attention.shape
+    block = attention[start:stop]
+    fixed = np.empty(block.shape, dtype="<u2")
+    np.rint(np.clip(block, 0.0, 1.0) * SCALE, out=fixed, casting="unsafe")
+    meta: WireMeta = {"layers": [start, stop], "heads": heads, "n": n, "dtype": "uint16"}
+    return fixed.tobytes(), meta
+
+
+def decode_attention(buffer: bytes, meta: WireMeta) -> np.ndarray:
+    """Inverse of `encode_attention` (used by tests and anyone reading the synced state)."""
+    start, stop = meta["layers"]
+    n = meta["n"]
+    fixed = np.frombuffer(buffer, dtype="<u2").reshape(stop - start, meta["heads"], n, n)
+    return fixed.astype(np.float32) / SCALE

@@ -1,0 +1,106 @@
+/**
+ * Drawing decisions, free of the DOM so vitest can check them: where tokens sit, which lines
+ * are drawn, in which colour and how strongly.
+ */
+import type { AttentionBlock } from "./wire";
+
+/** Height of one token row in CSS pixels; tokens and line ends share it. */
+export const ROW_HEIGHT = 22;
+/** Lines below this weight are not drawn: at this opacity they are invisible on their own. */
+export const MIN_DRAWN_WEIGHT = 0.01;
+/** Opacity is quantised to this many levels so a frame needs few canvas strokes. */
+export const OPACITY_LEVELS = 20;
+
+/** One colour per head (colour-blind-friendly Tableau 10), repeated past ten heads. */
+export const HEAD_COLOURS = [
+  "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
+  "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
+];
+
+export function headColour(head: number): string {
+  return HEAD_COLOURS[head % HEAD_COLOURS.length];
+}
+
+/** Vertical centre of token row `index`. */
+export function rowCentre(index: number): number {
+  return index * ROW_HEIGHT + ROW_HEIGHT / 2;
+}
+
+/** Which token the user points at: lines from a source, or lines into a target. */
+export type Focus = { side: "source" | "target"; index: number } | null;
+
+/** Lines of one colour and one opacity level: pairs of [source index, target index]. */
+export interface LineGroup {
+  head: number;
+  opacity: number;
+  pairs: Array<[number, number]>;
+}
+
+/** Heads drawn: the selected one, or all of them. */
+export function headsShown(head: number, allHeads: boolean, numHeads: number): number[] {
+  if (allHeads) return Array.from({ length: numHeads }, (_, h) => h);
+  return head < numHeads ? [head] : [];
+}
+
+/**
+ * Group the lines of `layer` by head and opacity level. With a focus, only the lines leaving
+ * (source) or entering (target) that token are kept.
+ */
+export function groupLines(
+  block: AttentionBlock,
+  layer: number,
+  heads: number[],
+  focus: Focus,
+): LineGroup[] {
+  const n = block.meta.n;
+  const groups: LineGroup[] = [];
+  for (const head of heads) {
+    const byLevel = new Map<number, Array<[number, number]>>();
+    const sources = focus?.side === "source" ? [focus.index] : range(n);
+    const targets = focus?.side === "target" ? [focus.index] : range(n);
+    for (const i of sources) {
+      for (const j of targets) {
+        const w = block.weight(layer, head, i, j);
+        if (w < MIN_DRAWN_WEIGHT) continue;
+        const level = Math.max(1, Math.round(w * OPACITY_LEVELS));
+        let pairs = byLevel.get(level);
+        if (!pairs) byLevel.set(level, (pairs = []));
+        pairs.push([i, j]);
+      }
+    }
+    for (const [level, pairs] of [...byLevel].sort((a, b) => a[0] - b[0])) {
+      groups.push({ head, opacity: level / OPACITY_LEVELS, pairs });
+    }
+  }
+  return groups;
+}
+
+/** Weights shown beside the other column while a token is focused (mean over shown heads). */
+export function focusWeights(
+  block: AttentionBlock,
+  layer: number,
+  heads: number[],
+  focus: Exclude<Focus, null>,
+): number[] {
+  const n = block.meta.n;
+  return range(n).map((k) => {
+    let sum = 0;
+    for (const head of heads) {
+      sum += focus.side === "source"
+        ? block.weight(layer, head, focus.index, k)
+        : block.weight(layer, head, k, focus.index);
+    }
+    return heads.length ? sum / heads.length : 0;
+  });
+}
+
+/** How a token is written on screen: whitespace made visible, nothing else changed. */
+export function displayToken(token: string): string {
+  if (token === "") return "∅";
+  const shown = token.replace(/\n/g, "↵").replace(/\t/g, "⇥").replace(/\r/g, "␍");
+  return shown.trim() === "" ? shown.replace(/ /g, "␣") : shown;
+}
+
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, k) => k);
+}

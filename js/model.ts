@@ -1,0 +1,29 @@
+/**
+ * The synced state of AttentionWidget. Mirrors the `.tag(sync=True)` traits in
+ * gemma_widget/widget.py: change both together.
+ */
+import type { AttentionMeta } from "./wire";
+
+export type Status = "loading" | "running" | "ready" | "error";
+
+export interface WidgetModel {
+  // set by the user (front end or Python)
+  text: string;
+  model: string;
+  layer: number;
+  head: number;
+  all_heads: boolean;
+  // reported by the kernel
+  status: Status;
+  error: string;
+  error_fix: string;
+  notice: string;
+  tokens: string[];
+  special: boolean[];
+  rendered_text: string;
+  num_layers: number;
+  num_heads: number;
+  model_info: string;
+  _attention_buffer: DataView | ArrayBuffer | Uint8Array | null;
+  _attention_meta: AttentionMeta | Record<string, never>;
+}

