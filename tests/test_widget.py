@@ -1,0 +1,163 @@
+"""The widget played from Python, as the front end would drive it (set_state, trait changes)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import ipywidgets
+import numpy as np
+import pytest
+from ipywidgets.widgets.widget import _remove_buffers
+from transformers import AutoModel, AutoTokenizer
+
+from gemma_widget import AttentionWidget
+from gemma_widget.wire import SCALE, decode_attention, encode_attention, layers_to_send
+
+
+@pytest.fixture
+def widget(tiny_gemma: Path) -> AttentionWidget:
+    return AttentionWidget("The cat sat.", model=str(tiny_gemma)).wait(timeout=60)
+
+
+def test_constructor_returns_at_once_and_loads_behind(fresh_tiny_gemma: Path) -> None:
+    w = AttentionWidget("quick", model=str(fresh_tiny_gemma))
+    assert w.status == "loading"
+    with pytest.raises(TimeoutError):
+        w.wait(timeout=0)
+    assert w.wait(timeout=60).status == "ready"
+
+
+def test_ready_state_holds_tokens_shape_and_binary_attention(widget: AttentionWidget) -> None:
+    assert widget.status == "ready"
+    assert widget.tokens == ["<bos>", "The", " cat", " sat", "."]
+    assert widget.special == [True, False, False, False, False]
+    assert (widget.num_layers, widget.num_heads) == (4, 3)
+    assert widget.rendered_text == "The cat sat."
+    assert widget.model_info.endswith("cpu · float32")
+    assert widget.attention.shape == (4, 3, 5, 5)
+    sent = decode_attention(widget._attention_buffer, widget._attention_meta)  # type: ignore[arg-type]
+    np.testing.assert_allclose(sent, widget.attention, atol=0.5 / SCALE + 1e-7)
+
+
+def test_attention_travels_as_a_binary_buffer_not_json(widget: AttentionWidget) -> None:
+    state, buffer_paths, buffers = _remove_buffers(widget.get_state())
+    assert ["_attention_buffer"] in buffer_paths
+    assert "_attention_buffer" not in state
+    assert sum(len(b) for b in buffers) == 4 * 3 * 5 * 5 * 2
+
+
+def test_typing_from_the_front_end_recomputes(widget: AttentionWidget) -> None:
+    widget.set_state({"text": "A dog ran."})
+    assert widget.status == "running"
+    widget.wait(timeout=60)
+    assert widget.tokens == ["<bos>", "A", " dog", " ran", "."]
+    assert widget.rendered_text == "A dog ran."
+
+
+def test_latest_text_wins_and_stale_results_are_dropped(widget: AttentionWidget) -> None:
+    seen: list[str] = []
+    widget.observe(lambda change: seen.append(change["new"]), "rendered_text")
+    texts = ["T", "Ty", "Typ", "Typi", "Typin", "Typing fast"]
+    for text in texts:
+        widget.set_state({"text": text})
+    widget.wait(timeout=60)
+    assert widget.rendered_text == "Typing fast"
+    assert seen[-1] == "Typing fast"
+    assert len(seen) < len(texts)  # intermediate texts were skipped, not queued
+    assert all(text in texts for text in seen)
+
+
+def test_keystrokes_do_not_run_on_the_caller_thread(widget: AttentionWidget) -> None:
+    threads: set[str] = set()
+    original = widget._refresh
+
+    def recording_refresh() -> None:
+        threads.add(threading.current_thread().name)
+        original()
+
+    widget._worker._job = recording_refresh
+    widget.set_state({"text": "off the main thread"})
+    widget.wait(timeout=60)
+    assert threads == {"gemma-widget"}
+
+
+def test_layer_and_head_from_the_front_end(widget: AttentionWidget) -> None:
+    widget.set_state({"layer": 2, "head": 1, "all_heads": True})
+    assert (widget.layer, widget.head, widget.all_heads) == (2, 1, True)
+
+
+def test_long_text_sends_only_the_shown_layer_and_follows_layer_changes(
+    widget: AttentionWidget,
+) -> None:
+    widget.text = " ".join(["token"] * 500)
+    widget.wait(timeout=120)
+    n = len(widget.tokens)
+    assert layers_to_send(4, 3, n, 0) == (0, 1)
+    assert widget._attention_meta["layers"] == [0, 1]
+    widget.layer = 3
+    assert widget._attention_meta["layers"] == [3, 4]
+    sent = decode_attention(widget._attention_buffer, widget._attention_meta)  # type: ignore[arg-type]
+    np.testing.assert_allclose(sent[0], widget.attention[3], atol=0.5 / SCALE + 1e-7)
+
+
+def test_short_text_sends_every_layer_so_switches_need_no_kernel(widget: AttentionWidget) -> None:
+    before = widget._attention_buffer
+    assert widget._attention_meta["layers"] == [0, 4]
+    widget.layer = 3
+    assert widget._attention_buffer is before
+
+
+def test_wire_round_trip_keeps_weights_within_half_a_step() -> None:
+    rng = np.random.default_rng(0)
+    attention = rng.dirichlet(np.ones(7), size=(2, 3, 7)).astype(np.float32)
+    buffer, meta = encode_attention(attention, 1, 2)
+    assert meta == {"layers": [1, 2], "heads": 3, "n": 7, "dtype": "uint16"}
+    assert len(buffer) == 3 * 7 * 7 * 2
+    np.testing.assert_allclose(decode_attention(buffer, meta)[0], attention[1], atol=0.5 / SCALE)
+
+
+def test_empty_text_is_ready_with_no_tokens(widget: AttentionWidget) -> None:
+    widget.text = ""
+    widget.wait(timeout=60)
+    assert widget.status == "ready"
+    assert widget.tokens == []
+    assert widget.attention.shape == (4, 3, 0, 0)
+
+
+def test_link_and_observe_work(widget: AttentionWidget) -> None:
+    layer_slider = ipywidgets.IntSlider(min=0, max=widget.num_layers - 1)
+    ipywidgets.link((layer_slider, "value"), (widget, "layer"))
+    layer_slider.value = 2
+    assert widget.layer == 2
+    widget.layer = 1
+    assert layer_slider.value == 1
+    statuses: list[str] = []
+    widget.observe(lambda change: statuses.append(change["new"]), "status")
+    widget.text = "observed"
+    widget.wait(timeout=60)
+    assert statuses[0] == "running"
+    assert statuses[-1] == "ready"
+
+
+def test_model_and_tokenizer_objects_the_user_already_has(tiny_gemma: Path) -> None:
+    model = AutoModel.from_pretrained(tiny_gemma, attn_implementation="sdpa")
+    tokenizer = AutoTokenizer.from_pretrained(tiny_gemma)
+    w = AttentionWidget("own objects", model=model, tokenizer=tokenizer).wait(timeout=60)
+    assert w.loaded_model is not None
+    assert w.loaded_model.model is model
+    assert model.config._attn_implementation == "eager"  # switched so attentions come back
+    assert w.tokens == ["<bos>", "own", " objects"]
+
+
+def test_two_widgets_share_one_loaded_model(tiny_gemma: Path, widget: AttentionWidget) -> None:
+    other = AttentionWidget("second", model=str(tiny_gemma)).wait(timeout=60)
+    assert other.loaded_model is widget.loaded_model
+
+
+def test_close_stops_the_worker(tiny_gemma: Path) -> None:
+    w = AttentionWidget("closing", model=str(tiny_gemma)).wait(timeout=60)
+    worker = w._worker
+    w.close()
+    worker._thread.join(timeout=10)  # type: ignore[union-attr]
+    assert not worker.alive
