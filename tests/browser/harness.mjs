@@ -1,0 +1,173 @@
+// @ts-check
+/**
+ * Real servers and a real browser for end-to-end tests: JupyterLab or Voilà on 127.0.0.1,
+ * started and stopped (by process group) by the test itself, and Debian's Chromium driven by
+ * playwright-core. A tiny random Gemma 3 encoder with the real tokenizer stands in for
+ * EmbeddingGemma, loaded through the same from_pretrained path.
+ */
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { connect, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { chromium } from "playwright-core";
+
+export const ROOT = resolve(import.meta.dirname, "../..");
+export const PYTHON = process.env.GW_PYTHON ?? join(ROOT, ".venv/bin/python");
+export const SCREENSHOTS = join(ROOT, "docs/screenshots");
+
+const CHROMIUM_FLAGS = [
+  "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+];
+
+/** A fresh working folder holding a tiny model; removed by `cleanup()`. */
+export function makeWorkspace(shape = "tiny") {
+  const dir = mkdtempSync(join(tmpdir(), "gw-browser-"));
+  const modelDir = join(dir, "model");
+  execFileSync(PYTHON, [join(ROOT, "tests/model_factory.py"), shape, modelDir], {
+    stdio: "ignore",
+  });
+  return { dir, modelDir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Write a notebook whose code cells are `sources`. */
+export function writeNotebook(path, sources) {
+  const notebook = {
+    nbformat: 4,
+    nbformat_minor: 5,
+    metadata: {
+      kernelspec: { name: "python3", display_name: "Python 3", language: "python" },
+      language_info: { name: "python" },
+    },
+    cells: sources.map((source, index) => ({
+      id: `cell-${index}`,
+      cell_type: "code",
+      metadata: {},
+      execution_count: null,
+      outputs: [],
+      source,
+    })),
+  };
+  writeFileSync(path, JSON.stringify(notebook, null, 1));
+}
+
+async function freePort() {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once("error", fail);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => done(port));
+    });
+  });
+}
+
+/** @param {number} port */
+function accepts(port) {
+  return new Promise((done) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => (socket.destroy(), done(true)));
+    socket.once("error", () => done(false));
+  });
+}
+
+/** Wait until the server listens (a request to Voilà would start a kernel, so only connect). */
+async function waitForPort(port, child, log, timeoutMs = 90_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`server exited early:\n${log.join("")}`);
+    if (await accepts(port)) return;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`server on port ${port} not ready after ${timeoutMs} ms:\n${log.join("")}`);
+}
+
+/**
+ * Start `jupyter lab` or `voila` serving `dir` on a free loopback port.
+ * @param {"lab" | "voila"} kind
+ * @param {string} dir
+ * @param {string} [notebook] for Voilà: the notebook to serve
+ */
+export async function startServer(kind, dir, notebook) {
+  const port = await freePort();
+  const token = `gw${Math.random().toString(36).slice(2)}`;
+  const common = [`--port=${port}`, "--no-browser"];
+  const args =
+    kind === "lab"
+      ? ["-m", "jupyterlab", ...common, "--ServerApp.ip=127.0.0.1",
+        `--IdentityProvider.token=${token}`, "--ServerApp.allow_root=True",
+        `--ServerApp.root_dir=${dir}`,
+        "--LabApp.expose_app_in_browser=True",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        `--LabApp.workspaces_dir=${join(dir, ".workspaces")}`]
+      : ["-m", "voila", notebook ?? "", ...common, "--Voila.ip=127.0.0.1",
+        `--Voila.token=${token}`];
+  const env = {
+    ...process.env,
+    HF_HUB_OFFLINE: "1",
+    TOKENIZERS_PARALLELISM: "false",
+    JUPYTER_RUNTIME_DIR: join(dir, ".runtime"),
+    JUPYTER_CONFIG_DIR: join(dir, ".config"),
+  };
+  const child = spawn(PYTHON, args, { cwd: dir, env, detached: true, stdio: "pipe" });
+  /** @type {string[]} */
+  const log = [];
+  child.stdout?.on("data", (chunk) => log.push(String(chunk)));
+  child.stderr?.on("data", (chunk) => log.push(String(chunk)));
+  const base = `http://127.0.0.1:${port}`;
+  const stop = () => {
+    if (child.exitCode === null && child.pid) {
+      try {
+        process.kill(-child.pid, "SIGTERM"); // the whole group: server and its kernels
+      } catch {
+        // already gone
+      }
+    }
+  };
+  try {
+    await waitForPort(port, child, log);
+  } catch (error) {
+    stop();
+    throw error;
+  }
+  return { base, token, log, stop };
+}
+
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.GW_CHROMIUM ?? "/usr/bin/chromium",
+    args: CHROMIUM_FLAGS,
+  });
+}
+
+/**
+ * Type into the widget's text box key by key and wait until the view shows that text.
+ * Returns milliseconds from the last key to the redraw for it.
+ * @param {import("playwright-core").Locator} root a `.gw-root`
+ * @param {string} keys
+ */
+export async function typeAndWaitForRedraw(root, keys) {
+  const box = root.locator(".gw-text");
+  await box.click();
+  await box.press("End");
+  await box.pressSequentially(keys);
+  const started = await root.page().evaluate(() => performance.now());
+  const wanted = await box.inputValue();
+  await root.page().waitForFunction(
+    ([element, text]) =>
+      element instanceof HTMLElement &&
+      element.dataset.renderedText === text &&
+      element.dataset.status === "ready",
+    /** @type {const} */ ([await root.elementHandle(), wanted]),
+    { timeout: 60_000 },
+  );
+  const finished = await root.page().evaluate(() => performance.now());
+  return { text: wanted, ms: finished - started };
+}
+
+/** The text of the drawn source-column tokens. @param {import("playwright-core").Locator} root */
+export async function drawnTokens(root) {
+  return root.locator('.gw-token[data-side="source"] .gw-token-text').allTextContents();
+}

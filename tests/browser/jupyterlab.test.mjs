@@ -1,0 +1,114 @@
+// @ts-check
+/** End to end in a real JupyterLab: run a notebook, type into the widget, see it redraw. */
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { join } from "node:path";
+import {
+  SCREENSHOTS, drawnTokens, launchBrowser, makeWorkspace, startServer, typeAndWaitForRedraw,
+  writeNotebook,
+} from "./harness.mjs";
+
+/** @type {ReturnType<typeof makeWorkspace>} */ let workspace;
+/** @type {Awaited<ReturnType<typeof startServer>>} */ let server;
+/** @type {Awaited<ReturnType<typeof launchBrowser>>} */ let browser;
+/** @type {import("playwright-core").Page} */ let page;
+
+before(async () => {
+  workspace = makeWorkspace();
+  writeNotebook(join(workspace.dir, "widget.ipynb"), [
+    "from gemma_widget import AttentionWidget\n" +
+      `w = AttentionWidget("The cat sat on the mat.", model=${JSON.stringify(workspace.modelDir)})\n` +
+      "w",
+    "w.layer, w.head = 3, 1",
+  ]);
+  server = await startServer("lab", workspace.dir);
+  browser = await launchBrowser();
+  page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+  await page.goto(`${server.base}/lab/tree/widget.ipynb?token=${server.token}`);
+  await page.waitForFunction(() => "jupyterapp" in window, null, { timeout: 60_000 });
+  await page.locator(".jp-Notebook").waitFor({ timeout: 60_000 });
+  // Wait for the kernel, then run every cell as a user would from the Run menu.
+  await page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").waitFor({
+    timeout: 60_000,
+  }).catch(() => {});
+  await page.evaluate(() =>
+    /** @type {any} */ (window).jupyterapp.commands.execute("notebook:run-all-cells"),
+  );
+});
+
+after(async () => {
+  await browser?.close();
+  server?.stop();
+  workspace?.cleanup();
+});
+
+test("the widget appears in the notebook and draws the text's tokens", async () => {
+  const root = page.locator(".gw-root").first();
+  await root.waitFor({ timeout: 90_000 });
+  await page.waitForFunction(
+    () => document.querySelector(".gw-root")?.getAttribute("data-rendered-text") ===
+      "The cat sat on the mat.",
+    null,
+    { timeout: 90_000 },
+  );
+  assert.deepEqual(await drawnTokens(root), [
+    "<bos>", "The", " cat", " sat", " on", " the", " mat", ".",
+  ]);
+  // The second cell set layer and head from Python: the sliders follow.
+  await page.waitForFunction(
+    () => /** @type {HTMLInputElement | null} */ (document.querySelector(".gw-layer"))?.value === "3",
+    null, { timeout: 30_000 },
+  );
+  assert.equal(await root.locator(".gw-head").inputValue(), "1");
+  assert.equal(await root.locator(".gw-layer").getAttribute("max"), "3");
+});
+
+test("typing redraws the tokens for exactly the typed text", async () => {
+  const root = page.locator(".gw-root").first();
+  const first = await typeAndWaitForRedraw(root, " The dog barked");
+  assert.equal(first.text, "The cat sat on the mat. The dog barked");
+  const tokens = await drawnTokens(root);
+  assert.ok(tokens.includes(" dog"), `tokens: ${JSON.stringify(tokens)}`);
+  assert.equal(tokens.join("").replace("<bos>", ""), first.text);
+  assert.equal(await root.locator('.gw-token[data-side="target"]').count(), tokens.length);
+
+  const box = root.locator(".gw-text");
+  await box.press("Backspace");
+  await box.press("Backspace");
+  const second = await typeAndWaitForRedraw(root, "!");
+  assert.equal(second.text, "The cat sat on the mat. The dog bark!");
+  assert.equal((await drawnTokens(root)).join("").replace("<bos>", ""), second.text);
+  console.log(`keystroke-to-redraw (tiny model, JupyterLab): ${second.ms.toFixed(0)} ms`);
+});
+
+test("the canvas draws lines and hovering a token shows its weights", async () => {
+  const root = page.locator(".gw-root").first();
+  const painted = await root.locator("canvas.gw-lines").evaluate((canvas) => {
+    const c = /** @type {HTMLCanvasElement} */ (canvas);
+    const data = c.getContext("2d")?.getImageData(0, 0, c.width, c.height).data ?? [];
+    let count = 0;
+    for (let k = 3; k < data.length; k += 4) if (data[k] > 0) count++;
+    return count;
+  });
+  assert.ok(painted > 100, `expected drawn lines, found ${painted} painted pixels`);
+  await root.locator('.gw-token[data-side="source"][data-index="2"]').hover();
+  const weights = await root.locator('.gw-token[data-side="target"] .gw-weight').allTextContents();
+  const sum = weights.reduce((total, w) => total + Number(w), 0);
+  assert.ok(Math.abs(sum - 1) < 0.01 * weights.length, `row weights sum to ${sum}`);
+  await page.mouse.move(0, 0);
+  await root.screenshot({ path: join(SCREENSHOTS, "jupyterlab.png") });
+});
+
+test("dragging the layer slider is sent to the kernel", async () => {
+  const root = page.locator(".gw-root").first();
+  await root.locator(".gw-layer").fill("1");
+  await page.evaluate(() =>
+    /** @type {any} */ (window).jupyterapp.commands.execute("notebook:insert-cell-below"),
+  );
+  const notebook = page.locator(".jp-Notebook");
+  await notebook.locator(".jp-Cell").last().locator(".cm-content").fill("print('layer is', w.layer)");
+  await page.evaluate(() =>
+    /** @type {any} */ (window).jupyterapp.commands.execute("notebook:run-cell"),
+  );
+  await page.getByText("layer is 1").waitFor({ timeout: 30_000 });
+});
