@@ -7,11 +7,13 @@ weights, one result cache, one lock so forward passes never run concurrently on 
 from __future__ import annotations
 
 import os
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import torch
 
@@ -62,6 +64,25 @@ def default_dtype(device: str) -> torch.dtype:
 
 def _looks_like_path(source: str) -> bool:
     return source.startswith(("/", "./", "../", "~")) or os.path.isabs(source)
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """One quick connection attempt to the hub.
+
+    Offline, huggingface_hub retries every file for about 20 s before giving up (or before
+    falling back to a cached copy); asking once lets us go straight to the cache or the error.
+    """
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    endpoint = urlsplit(constants.ENDPOINT)
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        with socket.create_connection((endpoint.hostname or "", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def _text_config(model: Any) -> Any:
@@ -117,10 +138,14 @@ def _load_from_source(source: str, device: str, dtype: torch.dtype) -> LoadedMod
             "Pass the path of a folder holding config.json and the weights, or a hub id such "
             "as google/embeddinggemma-300m.",
         )
-    location = str(Path(source).expanduser()) if _looks_like_path(source) else source
+    is_path = _looks_like_path(source)
+    location = str(Path(source).expanduser()) if is_path else source
+    cached_only = not is_path and not hub_reachable()
     try:
-        tokenizer = AutoTokenizer.from_pretrained(location)
-        model = AutoModel.from_pretrained(location, attn_implementation="eager", dtype=dtype)
+        tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=cached_only)
+        model = AutoModel.from_pretrained(
+            location, attn_implementation="eager", dtype=dtype, local_files_only=cached_only
+        )
     except Exception as exc:
         raise explain_load_error(exc, source) from exc
     model.to(device)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -70,6 +71,16 @@ def test_unknown_hub_model_says_check_the_spelling() -> None:
     assert shown["raised"] == "ModelNotFoundError"
     assert "No model named 'acme/no-such-model'" in shown["error"]
     assert "spelling" in shown["fix"]
+
+
+def test_unreachable_hub_fails_fast_with_the_offline_fix() -> None:
+    with socket.socket() as closed:  # a port nothing listens on: the hub is "down"
+        closed.bind(("127.0.0.1", 0))
+        endpoint = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    shown = probe_hub("acme/anything", endpoint)
+    assert shown["raised"] == "ModelNotFoundError"
+    assert "could not be reached" in shown["error"]
+    assert "local copy" in shown["fix"]
 
 
 def test_offline_without_cache_says_how_to_get_the_model() -> None:

@@ -31,7 +31,11 @@ export function makeWorkspace(shape = "tiny") {
   return { dir, modelDir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** Write a notebook whose code cells are `sources`. */
+/**
+ * Write a notebook whose code cells are `sources`.
+ * @param {string} path
+ * @param {string[]} sources
+ */
 export function writeNotebook(path, sources) {
   const notebook = {
     nbformat: 4,
@@ -52,6 +56,7 @@ export function writeNotebook(path, sources) {
   writeFileSync(path, JSON.stringify(notebook, null, 1));
 }
 
+/** @returns {Promise<number>} */
 async function freePort() {
   return new Promise((done, fail) => {
     const server = createServer();
@@ -73,7 +78,12 @@ function accepts(port) {
   });
 }
 
-/** Wait until the server listens (a request to Voilà would start a kernel, so only connect). */
+/**
+ * Wait until the server listens (a request to Voilà would start a kernel, so only connect).
+ * @param {number} port
+ * @param {import("node:child_process").ChildProcess} child
+ * @param {string[]} log
+ */
 async function waitForPort(port, child, log, timeoutMs = 90_000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
