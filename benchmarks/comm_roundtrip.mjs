@@ -1,0 +1,72 @@
+// @ts-check
+/**
+ * The floor under keystroke-to-redraw: one trait round trip (front end -> kernel -> front end)
+ * through a minimal anywidget in the same JupyterLab + Chromium setup, with no model at all.
+ *
+ *   node benchmarks/comm_roundtrip.mjs [--trips 20]
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { launchBrowser, startServer, writeNotebook } from "../tests/browser/harness.mjs";
+
+const { values } = parseArgs({ options: { trips: { type: "string", default: "20" } } });
+const trips = Number(values.trips);
+const dir = mkdtempSync(join(tmpdir(), "gw-echo-"));
+writeNotebook(join(dir, "echo.ipynb"), [
+  [
+    "import anywidget, traitlets",
+    "class Echo(anywidget.AnyWidget):",
+    "    _esm = 'export default { render({ model }) { globalThis.echoModel = model; } }'",
+    "    inp = traitlets.Unicode('').tag(sync=True)",
+    "    out = traitlets.Unicode('').tag(sync=True)",
+    "    @traitlets.observe('inp')",
+    "    def _echo(self, change):",
+    "        self.out = change['new']",
+    "Echo()",
+  ].join("\n"),
+]);
+const server = await startServer("lab", dir);
+const browser = await launchBrowser();
+try {
+  const page = await browser.newPage();
+  await page.goto(`${server.base}/lab/tree/echo.ipynb?token=${server.token}`);
+  await page.waitForFunction(() => "jupyterapp" in window, null, { timeout: 60_000 });
+  await page.locator(".jp-Notebook").waitFor({ timeout: 60_000 });
+  await page.waitForTimeout(2000);
+  await page.evaluate(() =>
+    /** @type {any} */ (window).jupyterapp.commands.execute("notebook:run-all-cells"),
+  );
+  await page.waitForFunction(() => "echoModel" in globalThis, null, { timeout: 60_000 });
+  /** @type {number[]} */
+  const samples = [];
+  for (let k = 0; k < trips + 2; k++) {
+    const ms = await page.evaluate(
+      (value) => new Promise((resolve) => {
+        const model = /** @type {any} */ (globalThis).echoModel;
+        const start = performance.now();
+        const onChange = () => {
+          if (model.get("out") !== value) return;
+          model.off("change:out", onChange);
+          resolve(performance.now() - start);
+        };
+        model.on("change:out", onChange);
+        model.set("inp", value);
+        model.save_changes();
+      }),
+      `trip ${k}`,
+    );
+    if (k >= 2) samples.push(/** @type {number} */ (ms));
+  }
+  samples.sort((a, b) => a - b);
+  console.log(JSON.stringify({
+    trips: samples.length,
+    roundtrip_ms_median: Math.round(samples[Math.floor(samples.length / 2)] * 10) / 10,
+    roundtrip_ms_p90: Math.round(samples[Math.floor(0.9 * (samples.length - 1))] * 10) / 10,
+  }));
+} finally {
+  await browser.close();
+  server.stop();
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,100 @@
+// @ts-check
+/**
+ * Keystroke-to-redraw in a real JupyterLab with a real kernel, in Debian's Chromium.
+ *
+ *   node benchmarks/keystroke_redraw.mjs [tiny|embeddinggemma-shaped] [--keys 15] [--tokens 32]
+ *
+ * Opens a notebook with the widget on a ~N-token text, then types one key at a time and
+ * measures from the key press to the moment the view shows that exact text (data-rendered-text
+ * matches and status is ready). Prints JSON with the median and p90 in ms, next to the bare
+ * forward pass for the same length (benchmarks/forward.py), and their ratio.
+ */
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import {
+  PYTHON, ROOT, launchBrowser, makeWorkspace, startServer, writeNotebook,
+} from "../tests/browser/harness.mjs";
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { keys: { type: "string", default: "15" }, tokens: { type: "string", default: "32" } },
+});
+const shape = positionals[0] ?? "tiny";
+const keys = Number(values.keys);
+const tokens = Number(values.tokens);
+
+const WORDS = "the quick brown fox jumps over a lazy dog while seven tired cats watch".split(" ");
+const text = Array.from({ length: tokens - 2 }, (_, k) => WORDS[k % WORDS.length]).join(" ");
+
+/** @param {number[]} xs @param {number} q */
+const quantile = (xs, q) => [...xs].sort((a, b) => a - b)[Math.floor(q * (xs.length - 1))];
+
+const workspace = makeWorkspace(shape);
+writeNotebook(join(workspace.dir, "bench.ipynb"), [
+  "from gemma_widget import AttentionWidget\n" +
+    `w = AttentionWidget(${JSON.stringify(text)}, model=${JSON.stringify(workspace.modelDir)})\nw`,
+]);
+const server = await startServer("lab", workspace.dir);
+const browser = await launchBrowser();
+try {
+  const page = await browser.newPage();
+  await page.goto(`${server.base}/lab/tree/bench.ipynb?token=${server.token}`);
+  await page.waitForFunction(() => "jupyterapp" in window, null, { timeout: 60_000 });
+  await page.locator(".jp-Notebook").waitFor({ timeout: 60_000 });
+  await page.waitForTimeout(2000);
+  await page.evaluate(() =>
+    /** @type {any} */ (window).jupyterapp.commands.execute("notebook:run-all-cells"),
+  );
+  await page.waitForFunction(
+    () => document.querySelector(".gw-root")?.getAttribute("data-status") === "ready",
+    null, { timeout: 300_000 },
+  );
+  const box = page.locator(".gw-text");
+  await box.click();
+  await box.press("End");
+  /** @type {number[]} */
+  const samples = [];
+  const letters = "abcdefghijklmnopqrstuvwxyz";
+  for (let k = 0; k < keys + 2; k++) {
+    // Measured in the page: from the keydown event to the frame that shows the new text.
+    const ms = await page.evaluate(
+      (key) => new Promise((resolve) => {
+        const root = /** @type {HTMLElement} */ (document.querySelector(".gw-root"));
+        const area = /** @type {HTMLTextAreaElement} */ (document.querySelector(".gw-text"));
+        const start = performance.now();
+        area.value += key;
+        area.dispatchEvent(new Event("input", { bubbles: true }));
+        const wanted = area.value;
+        const check = () => {
+          if (root.dataset.renderedText === wanted && root.dataset.status === "ready") {
+            resolve(performance.now() - start);
+          } else requestAnimationFrame(check);
+        };
+        requestAnimationFrame(check);
+      }),
+      k % 5 === 4 ? " " : letters[k % letters.length],
+    );
+    if (k >= 2) samples.push(/** @type {number} */ (ms));
+  }
+  const drawnTokens = await page.locator('.gw-token[data-side="source"]').count();
+  const forward = JSON.parse(
+    execFileSync(PYTHON, [join(ROOT, "benchmarks/forward.py"), shape, "--tokens",
+      String(drawnTokens), "--model-dir", workspace.modelDir], { encoding: "utf8" }).trim()
+      .split("\n").at(-1) ?? "{}",
+  );
+  const median = quantile(samples, 0.5);
+  console.log(JSON.stringify({
+    shape,
+    tokens: drawnTokens,
+    keys: samples.length,
+    keystroke_to_redraw_ms_median: Math.round(median * 10) / 10,
+    keystroke_to_redraw_ms_p90: Math.round(quantile(samples, 0.9) * 10) / 10,
+    bare_forward_ms_median: forward.bare_forward_ms_median,
+    ratio_to_bare_forward: Math.round((median / forward.bare_forward_ms_median) * 100) / 100,
+  }));
+} finally {
+  await browser.close();
+  server.stop();
+  workspace.cleanup();
+}
