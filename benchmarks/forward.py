@@ -19,12 +19,27 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from model_factory import build_gemma3_encoder  # noqa: E402
+from model_factory import build_gemma3_encoder
 
-from gemma_widget import compute_attention, load_model  # noqa: E402
-from gemma_widget.cache import ResultCache  # noqa: E402
+from gemma_widget import compute_attention, load_model
+from gemma_widget.cache import ResultCache
 
-WORDS = "the quick brown fox jumps over a lazy dog while seven tired cats watch".split()
+WORDS = [
+    "the",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "a",
+    "lazy",
+    "dog",
+    "while",
+    "seven",
+    "tired",
+    "cats",
+    "watch",
+]
 
 
 def text_of(tokens: int, salt: int) -> str:

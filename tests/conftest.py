@@ -15,7 +15,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from model_factory import build_gemma3_encoder, copy_gemma3_tokenizer  # noqa: E402
+from model_factory import build_gemma3_encoder, copy_gemma3_tokenizer
 
 
 @pytest.fixture(scope="session")

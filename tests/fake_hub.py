@@ -33,7 +33,7 @@ class _HubHandler(BaseHTTPRequestHandler):
     do_GET = _answer  # noqa: N815 (http.server's naming)
     do_HEAD = _answer  # noqa: N815
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 

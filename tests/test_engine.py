@@ -7,7 +7,6 @@ import threading
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
 
 from gemma_widget import compute_attention, load_model
@@ -107,9 +106,7 @@ def test_one_model_per_source_even_when_loaded_concurrently(fresh_tiny_gemma: Pa
     results = []
     threads = [
         threading.Thread(
-            target=lambda: results.append(
-                load_model(str(fresh_tiny_gemma), loader=counting_loader)
-            )
+            target=lambda: results.append(load_model(str(fresh_tiny_gemma), loader=counting_loader))
         )
         for _ in range(3)
     ]

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 import traitlets
-
 from fake_hub import fake_hub
+
 from gemma_widget import (
     AttentionWidget,
     ModelAccessError,
