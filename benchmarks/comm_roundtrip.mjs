@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { launchBrowser, startServer, writeNotebook } from "../tests/browser/harness.mjs";
+import { launchBrowser, openAndRunNotebook, startServer, writeNotebook } from "../tests/browser/harness.mjs";
 
 const { values } = parseArgs({ options: { trips: { type: "string", default: "20" } } });
 const trips = Number(values.trips);
@@ -31,13 +31,7 @@ const server = await startServer("lab", dir);
 const browser = await launchBrowser();
 try {
   const page = await browser.newPage();
-  await page.goto(`${server.base}/lab/tree/echo.ipynb?token=${server.token}`);
-  await page.waitForFunction(() => "jupyterapp" in window, null, { timeout: 60_000 });
-  await page.locator(".jp-Notebook").waitFor({ timeout: 60_000 });
-  await page.waitForTimeout(2000);
-  await page.evaluate(() =>
-    /** @type {any} */ (window).jupyterapp.commands.execute("notebook:run-all-cells"),
-  );
+  await openAndRunNotebook(page, server, "echo.ipynb");
   await page.waitForFunction(() => "echoModel" in globalThis, null, { timeout: 60_000 });
   /** @type {number[]} */
   const samples = [];

@@ -13,7 +13,7 @@ import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import {
-  PYTHON, ROOT, launchBrowser, makeWorkspace, startServer, writeNotebook,
+  PYTHON, ROOT, launchBrowser, openAndRunNotebook, makeWorkspace, startServer, writeNotebook,
 } from "../tests/browser/harness.mjs";
 
 const { values, positionals } = parseArgs({
@@ -39,13 +39,7 @@ const server = await startServer("lab", workspace.dir);
 const browser = await launchBrowser();
 try {
   const page = await browser.newPage();
-  await page.goto(`${server.base}/lab/tree/bench.ipynb?token=${server.token}`);
-  await page.waitForFunction(() => "jupyterapp" in window, null, { timeout: 60_000 });
-  await page.locator(".jp-Notebook").waitFor({ timeout: 60_000 });
-  await page.waitForTimeout(2000);
-  await page.evaluate(() =>
-    /** @type {any} */ (window).jupyterapp.commands.execute("notebook:run-all-cells"),
-  );
+  await openAndRunNotebook(page, server, "bench.ipynb");
   await page.waitForFunction(
     () => document.querySelector(".gw-root")?.getAttribute("data-status") === "ready",
     null, { timeout: 300_000 },

@@ -181,3 +181,36 @@ export async function typeAndWaitForRedraw(root, keys) {
 export async function drawnTokens(root) {
   return root.locator('.gw-token[data-side="source"] .gw-token-text').allTextContents();
 }
+
+/**
+ * Run a JupyterLab command (menu item) in the page, as a user's click would.
+ * @param {import("playwright-core").Page} page
+ * @param {string} command e.g. "notebook:run-all-cells"
+ */
+export async function labCommand(page, command) {
+  await page.evaluate(
+    (id) => /** @type {any} */ (window).jupyterapp.commands.execute(id),
+    command,
+  );
+}
+
+/**
+ * Open `notebook` in JupyterLab, wait for its kernel, and run all its cells.
+ * @param {import("playwright-core").Page} page
+ * @param {{ base: string, token: string }} server
+ * @param {string} notebook path relative to the server's root
+ */
+export async function openAndRunNotebook(page, server, notebook) {
+  await page.goto(`${server.base}/lab/tree/${notebook}?token=${server.token}`);
+  await page.waitForFunction(() => "jupyterapp" in window, null, { timeout: 60_000 });
+  await page.locator(".jp-Notebook").waitFor({ timeout: 60_000 });
+  await page.waitForFunction(
+    () => {
+      const panel = /** @type {any} */ (window).jupyterapp.shell.currentWidget;
+      return panel?.sessionContext?.session?.kernel?.connectionStatus === "connected";
+    },
+    null,
+    { timeout: 60_000 },
+  );
+  await labCommand(page, "notebook:run-all-cells");
+}

@@ -4,8 +4,8 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { join } from "node:path";
 import {
-  SCREENSHOTS, drawnTokens, launchBrowser, makeWorkspace, startServer, typeAndWaitForRedraw,
-  writeNotebook,
+  SCREENSHOTS, drawnTokens, labCommand, launchBrowser, makeWorkspace, openAndRunNotebook,
+  startServer, typeAndWaitForRedraw, writeNotebook,
 } from "./harness.mjs";
 
 /** @type {ReturnType<typeof makeWorkspace>} */ let workspace;
@@ -24,16 +24,7 @@ before(async () => {
   server = await startServer("lab", workspace.dir);
   browser = await launchBrowser();
   page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
-  await page.goto(`${server.base}/lab/tree/widget.ipynb?token=${server.token}`);
-  await page.waitForFunction(() => "jupyterapp" in window, null, { timeout: 60_000 });
-  await page.locator(".jp-Notebook").waitFor({ timeout: 60_000 });
-  // Wait for the kernel, then run every cell as a user would from the Run menu.
-  await page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").waitFor({
-    timeout: 60_000,
-  }).catch(() => {});
-  await page.evaluate(() =>
-    /** @type {any} */ (window).jupyterapp.commands.execute("notebook:run-all-cells"),
-  );
+  await openAndRunNotebook(page, server, "widget.ipynb");
 });
 
 after(async () => {
@@ -102,13 +93,9 @@ test("the canvas draws lines and hovering a token shows its weights", async () =
 test("dragging the layer slider is sent to the kernel", async () => {
   const root = page.locator(".gw-root").first();
   await root.locator(".gw-layer").fill("1");
-  await page.evaluate(() =>
-    /** @type {any} */ (window).jupyterapp.commands.execute("notebook:insert-cell-below"),
-  );
+  await labCommand(page, "notebook:insert-cell-below");
   const notebook = page.locator(".jp-Notebook");
   await notebook.locator(".jp-Cell").last().locator(".cm-content").fill("print('layer is', w.layer)");
-  await page.evaluate(() =>
-    /** @type {any} */ (window).jupyterapp.commands.execute("notebook:run-cell"),
-  );
+  await labCommand(page, "notebook:run-cell");
   await page.getByText("layer is 1").waitFor({ timeout: 30_000 });
 });
