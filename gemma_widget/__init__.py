@@ -10,6 +10,7 @@ from .errors import (
     ModelLoadError,
     ModelNotFoundError,
     NoAttentionError,
+    TextError,
 )
 from .loading import DEFAULT_MODEL, LoadedModel, load_model
 from .result import AttentionResult
@@ -31,6 +32,7 @@ __all__ = [
     "ModelLoadError",
     "ModelNotFoundError",
     "NoAttentionError",
+    "TextError",
     "__version__",
     "compute_attention",
     "load_model",

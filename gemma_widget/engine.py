@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .errors import ForwardError, NoAttentionError
+from .errors import ForwardError, NoAttentionError, check_text
 from .loading import LoadedModel
 from .result import AttentionResult
 from .tokens import readable_token
@@ -72,6 +72,7 @@ def _forward(loaded: LoadedModel, ids: list[int]) -> np.ndarray:
 
 def compute_attention(loaded: LoadedModel, text: str) -> AttentionResult:
     """The attention of `text` under `loaded`, from the cache when this text was seen recently."""
+    check_text(text)
     cached = loaded.cache.get(text)
     if cached is not None:
         return cached

@@ -41,6 +41,23 @@ class NoAttentionError(GemmaWidgetError):
     """The model ran but returned no attention weights."""
 
 
+class TextError(GemmaWidgetError):
+    """The text cannot be tokenized (it is not valid Unicode)."""
+
+
+def check_text(text: str) -> None:
+    """Reject unpaired surrogates: no tokenizer or JSON channel can carry them."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise TextError(
+            f"The text contains an unpaired surrogate (U+{ord(text[exc.start]):04X} at position "
+            f"{exc.start}), which is not valid Unicode.",
+            "Remove it; such characters come from broken copy-paste or from decoding bytes with "
+            "errors='surrogateescape'.",
+        ) from None
+
+
 class ForwardError(GemmaWidgetError):
     """The forward pass failed (for example out of memory on a long text)."""
 

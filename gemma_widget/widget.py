@@ -20,7 +20,7 @@ import torch
 import traitlets
 
 from .engine import compute_attention
-from .errors import ForwardError, GemmaWidgetError
+from .errors import ForwardError, GemmaWidgetError, TextError, check_text
 from .loading import DEFAULT_MODEL, LoadedModel, load_model, wrap_model
 from .result import AttentionResult
 from .wire import encode_attention, layers_to_send
@@ -137,6 +137,7 @@ class AttentionWidget(anywidget.AnyWidget):
         model_name = model if isinstance(model, str) else _object_name(model)
         super().__init__(text=text, model=model_name, layer=layer, head=head, all_heads=all_heads)
         self._started = True
+        self.on_msg(self._answer_message)
         self._request()
 
     @staticmethod
@@ -198,6 +199,14 @@ class AttentionWidget(anywidget.AnyWidget):
         super().close()
 
     # --- validation -----------------------------------------------------------------------------
+    @traitlets.validate("text")
+    def _check_text(self, proposal: dict[str, Any]) -> str:
+        try:
+            check_text(proposal["value"])
+        except TextError as exc:
+            raise traitlets.TraitError(str(exc)) from None
+        return str(proposal["value"])
+
     @traitlets.validate("layer")
     def _check_layer(self, proposal: dict[str, Any]) -> int:
         return self._in_range("layer", proposal["value"], self.num_layers)
@@ -213,6 +222,17 @@ class AttentionWidget(anywidget.AnyWidget):
                 f"({count} {name}s); got {value}."
             )
         return value
+
+    # --- messages from the front end ------------------------------------------------------------
+    def _answer_message(self, _: Any, content: Any, buffers: list[bytes]) -> None:
+        """Answer the front end's liveness ping; ignore kinds we do not know.
+
+        The front end pings when its text has waited a while, to tell a slow forward pass
+        (answered at once: the comm handler stays free) from a busy, interrupted or restarted
+        kernel (no answer).
+        """
+        if isinstance(content, dict) and content.get("kind") == "ping":
+            self.send({"kind": "pong", "id": content.get("id")})
 
     # --- reacting to changes --------------------------------------------------------------------
     @traitlets.observe("text", "model")

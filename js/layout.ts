@@ -94,10 +94,19 @@ export function focusWeights(
   });
 }
 
-/** How a token is written on screen: whitespace made visible, nothing else changed. */
+/**
+ * How a token is written on screen: whitespace and invisible characters made visible (a
+ * zero-width joiner or a bidi override would otherwise show as nothing, or reorder the label),
+ * a lone combining mark put on a dotted circle. Always used as text, never as HTML.
+ */
 export function displayToken(token: string): string {
   if (token === "") return "∅";
-  const shown = token.replace(/\n/g, "↵").replace(/\t/g, "⇥").replace(/\r/g, "␍");
+  const shown = token
+    .replace(/\n/g, "↵")
+    .replace(/\t/g, "⇥")
+    .replace(/\r/g, "␍")
+    .replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (c) => `⟨U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}⟩`)
+    .replace(/^\p{M}/u, "◌$&");
   return shown.trim() === "" ? shown.replace(/ /g, "␣") : shown;
 }
 

@@ -19,6 +19,10 @@ import type { Status, WidgetModel } from "./model";
 import { AttentionBlock, decodeAttention } from "./wire";
 
 const LINE_AREA_WIDTH = 180;
+/** Text waiting this long for its result: ask the kernel whether it is there at all. */
+export const PING_AFTER_MS = 4000;
+/** No answer to that ping this long: tell the user the kernel is not answering. */
+export const SILENT_AFTER_MS = 4000;
 
 function element<K extends keyof HTMLElementTagNameMap>(
   tag: K,
@@ -52,6 +56,7 @@ class HeadView {
   private readonly statusBadge: HTMLSpanElement;
   private readonly info: HTMLSpanElement;
   private readonly notice: HTMLDivElement;
+  private readonly silentNotice: HTMLDivElement;
   private readonly errorBox: HTMLDivElement;
   private readonly legend: HTMLDivElement;
   private readonly sources: HTMLDivElement;
@@ -61,6 +66,10 @@ class HeadView {
   private drawnTokens: string[] = [];
   private focus: Focus = null;
   private frame = 0;
+  private lastHeard = Date.now();
+  private ping: { id: number; sentAt: number } | null = null;
+  private pings = 0;
+  private readonly watchdog: ReturnType<typeof setInterval>;
 
   constructor(
     private readonly model: AnyModel<WidgetModel>,
@@ -88,6 +97,13 @@ class HeadView {
     this.notice = element("div", "gw-notice", this.root);
     this.errorBox = element("div", "gw-error", this.root);
     this.errorBox.setAttribute("role", "alert");
+    this.silentNotice = element("div", "gw-silent", this.root);
+    this.silentNotice.textContent =
+      "The kernel is not answering: it may be busy running a cell, interrupted or restarted. " +
+      "Your text stays here; the view catches up when the kernel is free (after a restart, " +
+      "re-run the cell).";
+    this.silentNotice.hidden = true;
+    this.root.dataset.kernel = "alive";
 
     const view = element("div", "gw-view", this.root);
     this.sources = element("div", "gw-column gw-sources", view);
@@ -98,10 +114,46 @@ class HeadView {
     this.textBox.value = model.get("text");
     this.listen();
     this.refresh();
+    this.watchdog = setInterval(() => this.checkKernel(), 1000);
+  }
+
+  /** Is the kernel there? Ping when the text box has waited long; warn when nobody answers. */
+  private checkKernel(): void {
+    const waiting =
+      this.model.get("rendered_text") !== this.textBox.value && this.model.get("status") !== "error";
+    const now = Date.now();
+    if (!waiting) {
+      this.ping = null;
+      this.setSilent(false);
+    } else if (!this.ping && now - this.lastHeard > PING_AFTER_MS) {
+      this.ping = { id: ++this.pings, sentAt: now };
+      this.model.send({ kind: "ping", id: this.ping.id });
+    } else if (this.ping && now - this.ping.sentAt > SILENT_AFTER_MS) {
+      this.setSilent(true);
+    }
+  }
+
+  private setSilent(silent: boolean): void {
+    this.silentNotice.hidden = !silent;
+    this.root.dataset.kernel = silent ? "silent" : "alive";
+  }
+
+  /** Any word from the kernel (a pong, or a change to a trait only it sets): it is alive. */
+  onKernelMessage = (content: unknown): void => {
+    const message = content as { kind?: unknown; id?: unknown } | null;
+    if (message?.kind === "pong" && message.id !== this.ping?.id) return; // an old pong
+    this.heard();
+  };
+
+  private heard(): void {
+    this.lastHeard = Date.now();
+    this.ping = null;
+    this.setSilent(false);
   }
 
   private listen(): void {
     this.textBox.addEventListener("input", () => {
+      this.lastHeard = Date.now(); // the wait for an answer starts now
       this.model.set("text", this.textBox.value);
       this.model.save_changes();
       this.refresh();
@@ -155,6 +207,7 @@ class HeadView {
   }
 
   dispose(): void {
+    clearInterval(this.watchdog);
     if (this.frame) cancelAnimationFrame(this.frame);
     this.frame = 0;
     this.root.remove();
@@ -335,14 +388,20 @@ class HeadView {
 
 function render({ model, el }: RenderProps<WidgetModel>): () => void {
   const view = new HeadView(model, el);
-  const events = [
-    "text", "layer", "head", "all_heads", "status", "error", "error_fix", "notice", "tokens",
-    "special", "rendered_text", "num_layers", "num_heads", "model_info", "_attention_buffer",
-    "_attention_meta",
+  // Traits only the kernel sets: a change to one of them is also a sign of life.
+  const kernelOwned = [
+    "status", "error", "error_fix", "notice", "tokens", "special", "rendered_text", "num_layers",
+    "num_heads", "model_info", "_attention_buffer", "_attention_meta",
   ].map((name) => `change:${name}`);
+  const events = [
+    ...["text", "layer", "head", "all_heads"].map((name) => `change:${name}`),
+    ...kernelOwned,
+  ];
   for (const event of events) model.on(event, view.onModelChange);
+  for (const event of [...kernelOwned, "msg:custom"]) model.on(event, view.onKernelMessage);
   return () => {
     for (const event of events) model.off(event, view.onModelChange);
+    for (const event of [...kernelOwned, "msg:custom"]) model.off(event, view.onKernelMessage);
     view.dispose();
   };
 }

@@ -76,4 +76,12 @@ describe("geometry and labels", () => {
     expect(displayToken("  ")).toBe("␣␣");
     expect(displayToken("<img src=x>")).toBe("<img src=x>");
   });
+
+  it("makes invisible and reordering characters visible", () => {
+    expect(displayToken("\u200d")).toBe("⟨U+200D⟩");
+    expect(displayToken("a\u202eb")).toBe("a⟨U+202E⟩b");
+    expect(displayToken("\u0000")).toBe("⟨U+0000⟩");
+    expect(displayToken("\u0301")).toBe("◌\u0301");
+    expect(displayToken("日本")).toBe("日本");
+  });
 });
