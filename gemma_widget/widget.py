@@ -193,9 +193,12 @@ class AttentionWidget(anywidget.AnyWidget):
         return self._loaded
 
     def close(self) -> None:
+        """Stop the worker and let go of this widget's results (the shared model stays)."""
         worker = getattr(self, "_worker", None)  # absent when __init__ failed early
         if worker is not None:
             worker.close()
+        self._result = None
+        self._pending = None
         super().close()
 
     # --- validation -----------------------------------------------------------------------------
