@@ -1,8 +1,9 @@
 """`AttentionWidget`: the live attention explorer, as an anywidget.
 
 Traits hold everything a user sees or sets; the front end (js/widget.ts) mirrors them in
-`js/model.ts`. The model loads and runs on a background thread (`CoalescingWorker`), and results
-are applied on the kernel's event loop, so trait changes only ever happen on the main thread.
+`js/model.ts`. The model loads and runs on a background thread (`CoalescingWorker`); results are
+applied on the event loop of the thread that asked for them, never halfway through a comm
+message.
 """
 
 from __future__ import annotations
@@ -130,10 +131,7 @@ class AttentionWidget(anywidget.AnyWidget):
         self._pending: _Outcome | None = None
         self._worker = CoalescingWorker(self._refresh, name="gemma-widget")
         self._started = False
-        try:
-            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:  # a plain script or test: results are applied on the worker thread
-            self._loop = None
+        self._apply_loop: asyncio.AbstractEventLoop | None = None
         model_name = model if isinstance(model, str) else _object_name(model)
         super().__init__(text=text, model=model_name, layer=layer, head=head, all_heads=all_heads)
         self._started = True
@@ -253,8 +251,18 @@ class AttentionWidget(anywidget.AnyWidget):
             self._send_attention(self._result)
 
     def _request(self) -> None:
-        """A new generation of (text, model): compute it in the background."""
+        """A new generation of (text, model): compute it in the background.
+
+        The result is applied on the event loop of the thread that asked: the kernel's main
+        thread, or the thread ipykernel handles comm messages on while a cell is running. In a
+        plain script there is no loop and the worker thread applies it.
+        """
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
         with self._state_lock:
+            self._apply_loop = loop
             self._generation += 1
             needs_load = self._loaded is None or self._loaded.name != self.model
         self.set_trait("status", "loading" if needs_load else "running")
@@ -279,8 +287,9 @@ class AttentionWidget(anywidget.AnyWidget):
             self._finished = outcome
             self._pending = outcome
             self._done.notify_all()
-        if self._loop is not None and self._loop.is_running():
-            self._loop.call_soon_threadsafe(self._apply_pending)
+        loop = self._apply_loop
+        if loop is not None and loop.is_running():
+            loop.call_soon_threadsafe(self._apply_pending)
         else:
             self._apply_pending()
 

@@ -19,4 +19,4 @@ echo "== Python tests (pytest)"
 python -m pytest
 
 echo "== browser tests (JupyterLab and Voila in Chromium)"
-node --test --test-concurrency=1 tests/browser/jupyterlab.test.mjs tests/browser/voila.test.mjs
+node --test --test-concurrency=1 tests/browser/jupyterlab.test.mjs tests/browser/voila.test.mjs tests/browser/hardening.test.mjs

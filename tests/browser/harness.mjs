@@ -183,15 +183,16 @@ export async function drawnTokens(root) {
 }
 
 /**
- * Run a JupyterLab command (menu item) in the page, as a user's click would.
+ * Start a JupyterLab command (menu item) in the page, as a user's click would. Like a click, it
+ * does not wait for the command to finish (running a cell finishes when the cell does): tests
+ * wait for the effect they expect.
  * @param {import("playwright-core").Page} page
  * @param {string} command e.g. "notebook:run-all-cells"
  */
 export async function labCommand(page, command) {
-  await page.evaluate(
-    (id) => /** @type {any} */ (window).jupyterapp.commands.execute(id),
-    command,
-  );
+  await page.evaluate((id) => {
+    void (/** @type {any} */ (window).jupyterapp.commands.execute(id));
+  }, command);
 }
 
 /**
@@ -213,4 +214,16 @@ export async function openAndRunNotebook(page, server, notebook) {
     { timeout: 60_000 },
   );
   await labCommand(page, "notebook:run-all-cells");
+}
+
+/**
+ * Append a code cell with `code` at the end of the open notebook and run it.
+ * @param {import("playwright-core").Page} page
+ * @param {string} code
+ */
+export async function runCell(page, code) {
+  await page.locator(".jp-Notebook .jp-Cell").last().click();
+  await labCommand(page, "notebook:insert-cell-below");
+  await page.locator(".jp-Notebook .jp-Cell").last().locator(".cm-content").fill(code);
+  await labCommand(page, "notebook:run-cell");
 }

@@ -4,8 +4,8 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { join } from "node:path";
 import {
-  SCREENSHOTS, drawnTokens, labCommand, launchBrowser, makeWorkspace, openAndRunNotebook,
-  startServer, typeAndWaitForRedraw, writeNotebook,
+  SCREENSHOTS, drawnTokens, launchBrowser, makeWorkspace, openAndRunNotebook,
+  runCell, startServer, typeAndWaitForRedraw, writeNotebook,
 } from "./harness.mjs";
 
 /** @type {ReturnType<typeof makeWorkspace>} */ let workspace;
@@ -93,9 +93,6 @@ test("the canvas draws lines and hovering a token shows its weights", async () =
 test("dragging the layer slider is sent to the kernel", async () => {
   const root = page.locator(".gw-root").first();
   await root.locator(".gw-layer").fill("1");
-  await labCommand(page, "notebook:insert-cell-below");
-  const notebook = page.locator(".jp-Notebook");
-  await notebook.locator(".jp-Cell").last().locator(".cm-content").fill("print('layer is', w.layer)");
-  await labCommand(page, "notebook:run-cell");
+  await runCell(page, "print('layer is', w.layer)");
   await page.getByText("layer is 1").waitFor({ timeout: 30_000 });
 });
