@@ -114,6 +114,12 @@ def explain_load_error(exc: BaseException, model: str) -> GemmaWidgetError:
             "not a valid model identifier" in text
         ):
             return model_not_found_error(model)
+        if "trust_remote_code" in text:
+            return ModelLoadError(
+                f"{model} ships its own Python code, which is not run unless you ask.",
+                "If you trust the repository, pass trust_remote_code=True "
+                "(AttentionWidget(..., trust_remote_code=True)).",
+            )
         if kind in ("LocalEntryNotFoundError", "OfflineModeIsEnabled") or (
             "couldn't connect" in text or "offline mode" in text
         ):

@@ -129,7 +129,9 @@ def wrap_model(model: Any, tokenizer: Any, name: str, device: str | None = None)
     )
 
 
-def _load_from_source(source: str, device: str, dtype: torch.dtype) -> LoadedModel:
+def _load_from_source(
+    source: str, device: str, dtype: torch.dtype, trust_remote_code: bool = False
+) -> LoadedModel:
     from transformers import AutoModel, AutoTokenizer
 
     if _looks_like_path(source) and not Path(source).expanduser().exists():
@@ -142,9 +144,15 @@ def _load_from_source(source: str, device: str, dtype: torch.dtype) -> LoadedMod
     location = str(Path(source).expanduser()) if is_path else source
     cached_only = not is_path and not hub_reachable()
     try:
-        tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=cached_only)
+        tokenizer = AutoTokenizer.from_pretrained(
+            location, local_files_only=cached_only, trust_remote_code=trust_remote_code
+        )
         model = AutoModel.from_pretrained(
-            location, attn_implementation="eager", dtype=dtype, local_files_only=cached_only
+            location,
+            attn_implementation="eager",
+            dtype=dtype,
+            local_files_only=cached_only,
+            trust_remote_code=trust_remote_code,
         )
     except Exception as exc:
         raise explain_load_error(exc, source) from exc
@@ -152,8 +160,9 @@ def _load_from_source(source: str, device: str, dtype: torch.dtype) -> LoadedMod
     return wrap_model(model, tokenizer, name=source, device=device)
 
 
-_registry: dict[tuple[str, str, str], LoadedModel] = {}
-_key_locks: dict[tuple[str, str, str], threading.Lock] = {}
+_Key = tuple[str, str, str, bool]
+_registry: dict[_Key, LoadedModel] = {}
+_key_locks: dict[_Key, threading.Lock] = {}
 _registry_lock = threading.Lock()
 
 
@@ -161,16 +170,18 @@ def load_model(
     source: str,
     device: str | None = None,
     dtype: torch.dtype | None = None,
-    loader: Callable[[str, str, torch.dtype], LoadedModel] = _load_from_source,
+    trust_remote_code: bool = False,
+    loader: Callable[[str, str, torch.dtype, bool], LoadedModel] = _load_from_source,
 ) -> LoadedModel:
     """The shared `LoadedModel` for `source`, loading it on first use.
 
     Two widgets asking at once load it once; a failed load is not remembered, so asking again
-    after fixing the cause (logging in, going online) retries.
+    after fixing the cause (logging in, going online) retries. `trust_remote_code` runs a
+    repository's own Python code: off unless the caller asks.
     """
     device = device or best_device()
     dtype = dtype or default_dtype(device)
-    key = (source, device, str(dtype))
+    key = (source, device, str(dtype), trust_remote_code)
     with _registry_lock:
         if key in _registry:
             return _registry[key]
@@ -180,7 +191,7 @@ def load_model(
             if key in _registry:
                 return _registry[key]
         try:
-            loaded = loader(source, device, dtype)
+            loaded = loader(source, device, dtype, trust_remote_code)
         except GemmaWidgetError:
             raise
         except Exception as exc:

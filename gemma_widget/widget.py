@@ -113,6 +113,7 @@ class AttentionWidget(anywidget.AnyWidget):
         all_heads: bool = False,
         device: str | None = None,
         dtype: torch.dtype | str | None = None,
+        trust_remote_code: bool = False,
         **unknown: Any,
     ) -> None:
         if unknown:
@@ -120,6 +121,7 @@ class AttentionWidget(anywidget.AnyWidget):
         _check_bundle()
         self._device = device
         self._dtype = _parse_dtype(dtype)
+        self._trust_remote_code = trust_remote_code
         self._given: LoadedModel | None = None
         self._given_objects = (model, tokenizer) if not isinstance(model, str) else None
         self._loaded: LoadedModel | None = None
@@ -140,7 +142,17 @@ class AttentionWidget(anywidget.AnyWidget):
 
     @staticmethod
     def _unknown_arguments_message(unknown: dict[str, Any]) -> str:
-        known = ["text", "model", "tokenizer", "layer", "head", "all_heads", "device", "dtype"]
+        known = [
+            "text",
+            "model",
+            "tokenizer",
+            "layer",
+            "head",
+            "all_heads",
+            "device",
+            "dtype",
+            "trust_remote_code",
+        ]
         parts = []
         for name in unknown:
             close = difflib.get_close_matches(name, known, n=1)
@@ -305,7 +317,7 @@ class AttentionWidget(anywidget.AnyWidget):
                     tokenizer = AutoTokenizer.from_pretrained(source)
                 self._given = wrap_model(model, tokenizer, name=source)
             return self._given
-        return load_model(source, self._device, self._dtype)
+        return load_model(source, self._device, self._dtype, self._trust_remote_code)
 
     # --- applying results (main thread in a kernel) ---------------------------------------------
     def _apply_pending(self) -> None:

@@ -13,10 +13,12 @@ from pathlib import Path
 import pytest
 import traitlets
 from fake_hub import fake_hub
+from model_factory import copy_gemma3_tokenizer
 
 from gemma_widget import (
     AttentionWidget,
     ModelAccessError,
+    ModelLoadError,
     ModelNotFoundError,
     NoAttentionError,
     load_model,
@@ -88,6 +90,25 @@ def test_offline_without_cache_says_how_to_get_the_model() -> None:
         load_model("acme/not-cached-anywhere")
     assert "HF_HUB_OFFLINE is set" in caught.value.message
     assert "local copy" in caught.value.fix
+
+
+def test_custom_model_code_is_not_run_unless_asked(tmp_path: Path) -> None:
+    marker = tmp_path / "code-ran"
+    (tmp_path / "config.json").write_text(
+        json.dumps(
+            {
+                "model_type": "not-in-transformers",
+                "auto_map": {"AutoConfig": "modeling.Config", "AutoModel": "modeling.Custom"},
+            }
+        )
+    )
+    (tmp_path / "modeling.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    copy_gemma3_tokenizer(tmp_path)
+    with pytest.raises(ModelLoadError) as caught:
+        load_model(str(tmp_path))
+    assert "ships its own Python code" in caught.value.message
+    assert "trust_remote_code=True" in caught.value.fix
+    assert not marker.exists()
 
 
 def test_missing_local_folder() -> None:
