@@ -14,6 +14,7 @@ from .errors import (
 )
 from .loading import DEFAULT_MODEL, LoadedModel, load_model
 from .result import AttentionResult
+from .standin import STANDIN_SOURCE
 from .widget import AttentionWidget
 
 try:
@@ -23,6 +24,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 __all__ = [
     "DEFAULT_MODEL",
+    "STANDIN_SOURCE",
     "AttentionResult",
     "AttentionWidget",
     "ForwardError",

@@ -20,6 +20,7 @@ import torch
 from .cache import ResultCache
 from .errors import GemmaWidgetError, ModelNotFoundError, NoAttentionError, explain_load_error
 from .result import AttentionResult
+from .standin import STANDIN_LABEL, STANDIN_SOURCE, standin_dir
 from .tokens import uses_byte_level_marks
 
 DEFAULT_MODEL = "google/embeddinggemma-300m"
@@ -32,6 +33,7 @@ class LoadedModel:
     """A model ready for `engine.compute_attention`, with what the widget needs to know of it."""
 
     name: str
+    label: str  # what the widget calls it (the name, or a stand-in's honest description)
     model: Any
     tokenizer: Any
     device: str
@@ -103,7 +105,9 @@ def _use_eager_attention(model: Any) -> None:
         model.set_attn_implementation("eager")
 
 
-def wrap_model(model: Any, tokenizer: Any, name: str, device: str | None = None) -> LoadedModel:
+def wrap_model(
+    model: Any, tokenizer: Any, name: str, device: str | None = None, label: str | None = None
+) -> LoadedModel:
     """Make a `LoadedModel` from objects the caller already holds (nothing is downloaded)."""
     config = _text_config(model)
     if not getattr(config, "num_attention_heads", None):
@@ -117,6 +121,7 @@ def wrap_model(model: Any, tokenizer: Any, name: str, device: str | None = None)
     parameter = next(model.parameters())
     return LoadedModel(
         name=name,
+        label=label or name,
         model=model,
         tokenizer=tokenizer,
         device=device or str(parameter.device),
@@ -134,15 +139,21 @@ def _load_from_source(
 ) -> LoadedModel:
     from transformers import AutoModel, AutoTokenizer
 
-    if _looks_like_path(source) and not Path(source).expanduser().exists():
-        raise ModelNotFoundError(
-            f"No folder at {source}.",
-            "Pass the path of a folder holding config.json and the weights, or a hub id such "
-            "as google/embeddinggemma-300m.",
-        )
-    is_path = _looks_like_path(source)
-    location = str(Path(source).expanduser()) if is_path else source
-    cached_only = not is_path and not hub_reachable()
+    label: str | None = None
+    hub_id = False
+    if source == STANDIN_SOURCE:
+        location, label = str(standin_dir()), STANDIN_LABEL
+    elif _looks_like_path(source):
+        location = str(Path(source).expanduser())
+        if not Path(location).exists():
+            raise ModelNotFoundError(
+                f"No folder at {source}.",
+                "Pass the path of a folder holding config.json and the weights, or a hub id such "
+                "as google/embeddinggemma-300m.",
+            )
+    else:
+        location, hub_id = source, True
+    cached_only = hub_id and not hub_reachable()
     try:
         tokenizer = AutoTokenizer.from_pretrained(
             location, local_files_only=cached_only, trust_remote_code=trust_remote_code
@@ -157,7 +168,7 @@ def _load_from_source(
     except Exception as exc:
         raise explain_load_error(exc, source) from exc
     model.to(device)
-    return wrap_model(model, tokenizer, name=source, device=device)
+    return wrap_model(model, tokenizer, name=source, device=device, label=label)
 
 
 _Key = tuple[str, str, str, bool]

@@ -21,7 +21,14 @@ import torch
 import traitlets
 
 from .engine import compute_attention
-from .errors import ForwardError, GemmaWidgetError, TextError, check_text
+from .errors import (
+    ForwardError,
+    GemmaWidgetError,
+    ModelAccessError,
+    ModelNotFoundError,
+    TextError,
+    check_text,
+)
 from .loading import DEFAULT_MODEL, LoadedModel, load_model, wrap_model
 from .result import AttentionResult
 from .wire import encode_attention, layers_to_send
@@ -114,6 +121,7 @@ class AttentionWidget(anywidget.AnyWidget):
         device: str | None = None,
         dtype: torch.dtype | str | None = None,
         trust_remote_code: bool = False,
+        fallback: str | None = None,
         **unknown: Any,
     ) -> None:
         if unknown:
@@ -122,6 +130,9 @@ class AttentionWidget(anywidget.AnyWidget):
         self._device = device
         self._dtype = _parse_dtype(dtype)
         self._trust_remote_code = trust_remote_code
+        self._fallback = fallback
+        # The model that could not be loaded and why, while `fallback` stands in for it.
+        self._failed: tuple[str, GemmaWidgetError] | None = None
         self._given: LoadedModel | None = None
         self._given_objects = (model, tokenizer) if not isinstance(model, str) else None
         self._loaded: LoadedModel | None = None
@@ -152,6 +163,7 @@ class AttentionWidget(anywidget.AnyWidget):
             "device",
             "dtype",
             "trust_remote_code",
+            "fallback",
         ]
         parts = []
         for name in unknown:
@@ -250,6 +262,8 @@ class AttentionWidget(anywidget.AnyWidget):
     # --- reacting to changes --------------------------------------------------------------------
     @traitlets.observe("text", "model")
     def _on_input_change(self, change: dict[str, Any]) -> None:
+        if change["name"] == "model":
+            self._failed = None  # setting the model again retries it
         if self._started:
             self._request()
 
@@ -276,7 +290,10 @@ class AttentionWidget(anywidget.AnyWidget):
         with self._state_lock:
             self._apply_loop = loop
             self._generation += 1
-            needs_load = self._loaded is None or self._loaded.name != self.model
+            standing_in = self._failed is not None and self._failed[0] == self.model
+            needs_load = self._loaded is None or (
+                self._loaded.name != self.model and not standing_in
+            )
         self.set_trait("status", "loading" if needs_load else "running")
         self._worker.poke()
 
@@ -288,7 +305,7 @@ class AttentionWidget(anywidget.AnyWidget):
         result: AttentionResult | None = None
         error: GemmaWidgetError | None = None
         try:
-            loaded = self._model_for(source)
+            loaded = self._model_or_fallback(source)
             result = compute_attention(loaded, text)
         except GemmaWidgetError as exc:
             error = exc
@@ -304,6 +321,24 @@ class AttentionWidget(anywidget.AnyWidget):
             loop.call_soon_threadsafe(self._apply_pending)
         else:
             self._apply_pending()
+
+    def _model_or_fallback(self, source: str) -> LoadedModel:
+        """The model asked for; if it cannot be had and a fallback was given, the fallback.
+
+        A failed model is not retried on every keystroke, only when `model` is set again.
+        """
+        if self._failed is None or self._failed[0] != source:
+            try:
+                loaded = self._model_for(source)
+            except (ModelAccessError, ModelNotFoundError) as exc:
+                if not self._fallback or self._fallback == source:
+                    raise
+                self._failed = (source, exc)
+            else:
+                self._failed = None
+                return loaded
+        assert self._fallback is not None
+        return self._model_for(self._fallback)
 
     def _model_for(self, source: str) -> LoadedModel:
         if self._loaded is not None and self._loaded.name == source:
@@ -349,11 +384,19 @@ class AttentionWidget(anywidget.AnyWidget):
                 notices.append(f"{name} {getattr(self, name)} does not exist; showing {count - 1}.")
                 self.set_trait(name, count - 1)
         dtype = str(loaded.dtype).removeprefix("torch.")
-        self.set_trait("model_info", f"{loaded.name} · {loaded.device} · {dtype}")
+        self.set_trait("model_info", f"{loaded.label} · {loaded.device} · {dtype}")
         return notices
 
     def _show(self, result: AttentionResult, loaded: LoadedModel, notices: list[str]) -> None:
         self._result = result
+        failed = self._failed
+        if failed is not None and loaded.name != failed[0]:
+            why = failed[1]
+            notices.insert(
+                0,
+                f"{why.message} Fix: {why.fix} Showing {loaded.label} meanwhile; set w.model "
+                "again to retry.",
+            )
         if result.truncated:
             notices.append(
                 f"Showing the first {len(result.tokens)} of {result.total_tokens} tokens: "
