@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import inspect
 import threading
 import time
 from pathlib import Path
@@ -153,18 +154,8 @@ class AttentionWidget(anywidget.AnyWidget):
 
     @staticmethod
     def _unknown_arguments_message(unknown: dict[str, Any]) -> str:
-        known = [
-            "text",
-            "model",
-            "tokenizer",
-            "layer",
-            "head",
-            "all_heads",
-            "device",
-            "dtype",
-            "trust_remote_code",
-            "fallback",
-        ]
+        signature = inspect.signature(AttentionWidget.__init__)
+        known = [name for name in signature.parameters if name not in ("self", "unknown")]
         parts = []
         for name in unknown:
             close = difflib.get_close_matches(name, known, n=1)
