@@ -18,5 +18,5 @@ npx vitest run
 echo "== Python tests (pytest)"
 python -m pytest
 
-echo "== browser tests (JupyterLab and Voila in Chromium)"
-node --test --test-concurrency=1 tests/browser/jupyterlab.test.mjs tests/browser/voila.test.mjs tests/browser/hardening.test.mjs
+echo "== browser tests (JupyterLab, Notebook 7 and Voila in Chromium)"
+node --test --test-concurrency=1 tests/browser/*.test.mjs

@@ -95,8 +95,8 @@ async function waitForPort(port, child, log, timeoutMs = 90_000) {
 }
 
 /**
- * Start `jupyter lab` or `voila` serving `dir` on a free loopback port.
- * @param {"lab" | "voila"} kind
+ * Start JupyterLab, Jupyter Notebook 7 or Voilà serving `dir` on a free loopback port.
+ * @param {"lab" | "notebook" | "voila"} kind
  * @param {string} dir
  * @param {string} [notebook] for Voilà: the notebook to serve
  */
@@ -104,16 +104,18 @@ export async function startServer(kind, dir, notebook) {
   const port = await freePort();
   const token = `gw${Math.random().toString(36).slice(2)}`;
   const common = [`--port=${port}`, "--no-browser"];
-  const args =
-    kind === "lab"
-      ? ["-m", "jupyterlab", ...common, "--ServerApp.ip=127.0.0.1",
-        `--IdentityProvider.token=${token}`, "--ServerApp.allow_root=True",
-        `--ServerApp.root_dir=${dir}`,
-        "--LabApp.expose_app_in_browser=True",
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-        `--LabApp.workspaces_dir=${join(dir, ".workspaces")}`]
-      : ["-m", "voila", notebook ?? "", ...common, "--Voila.ip=127.0.0.1",
-        `--Voila.token=${token}`];
+  const jupyterServer = [...common, "--ServerApp.ip=127.0.0.1",
+    `--IdentityProvider.token=${token}`, "--ServerApp.allow_root=True",
+    `--ServerApp.root_dir=${dir}`];
+  const args = {
+    lab: ["-m", "jupyterlab", ...jupyterServer, "--LabApp.expose_app_in_browser=True",
+      "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+      `--LabApp.workspaces_dir=${join(dir, ".workspaces")}`],
+    notebook: ["-m", "notebook", ...jupyterServer,
+      "--JupyterNotebookApp.expose_app_in_browser=True"],
+    voila: ["-m", "voila", notebook ?? "", ...common, "--Voila.ip=127.0.0.1",
+      `--Voila.token=${token}`],
+  }[kind];
   const env = {
     ...process.env,
     HF_HUB_OFFLINE: "1",
@@ -142,7 +144,10 @@ export async function startServer(kind, dir, notebook) {
     stop();
     throw error;
   }
-  return { base, token, log, stop };
+  /** @param {string} name a notebook under the server's root */
+  const notebookUrl = (name) =>
+    `${base}/${kind === "notebook" ? "notebooks" : "lab/tree"}/${name}?token=${token}`;
+  return { base, token, log, stop, notebookUrl };
 }
 
 export async function launchBrowser() {
@@ -196,13 +201,13 @@ export async function labCommand(page, command) {
 }
 
 /**
- * Open `notebook` in JupyterLab, wait for its kernel, and run all its cells.
+ * Open `notebook` in JupyterLab or Notebook 7, wait for its kernel, and run all its cells.
  * @param {import("playwright-core").Page} page
- * @param {{ base: string, token: string }} server
+ * @param {{ notebookUrl: (name: string) => string }} server
  * @param {string} notebook path relative to the server's root
  */
 export async function openAndRunNotebook(page, server, notebook) {
-  await page.goto(`${server.base}/lab/tree/${notebook}?token=${server.token}`);
+  await page.goto(server.notebookUrl(notebook));
   await page.waitForFunction(() => "jupyterapp" in window, null, { timeout: 60_000 });
   await page.locator(".jp-Notebook").waitFor({ timeout: 60_000 });
   await page.waitForFunction(

@@ -1,0 +1,51 @@
+// @ts-check
+/** End to end in Jupyter Notebook 7: the widget renders, follows typing and Python. */
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { join } from "node:path";
+import {
+  drawnTokens, launchBrowser, makeWorkspace, openAndRunNotebook, runCell, startServer,
+  typeAndWaitForRedraw, writeNotebook,
+} from "./harness.mjs";
+
+/** @type {ReturnType<typeof makeWorkspace>} */ let workspace;
+/** @type {Awaited<ReturnType<typeof startServer>>} */ let server;
+/** @type {Awaited<ReturnType<typeof launchBrowser>>} */ let browser;
+/** @type {import("playwright-core").Page} */ let page;
+
+before(async () => {
+  workspace = makeWorkspace();
+  writeNotebook(join(workspace.dir, "widget.ipynb"), [
+    "from gemma_widget import AttentionWidget\n" +
+      `w = AttentionWidget("Notebook seven.", model=${JSON.stringify(workspace.modelDir)})\nw`,
+  ]);
+  server = await startServer("notebook", workspace.dir);
+  browser = await launchBrowser();
+  page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+  await openAndRunNotebook(page, server, "widget.ipynb");
+});
+
+after(async () => {
+  await browser?.close();
+  server?.stop();
+  workspace?.cleanup();
+});
+
+test("the widget renders in Notebook 7 and redraws as the user types", async () => {
+  const root = page.locator(".gw-root").first();
+  await page.waitForFunction(
+    () => document.querySelector(".gw-root")?.getAttribute("data-status") === "ready",
+    null, { timeout: 90_000 },
+  );
+  assert.equal(await root.getAttribute("data-rendered-text"), "Notebook seven.");
+  const typed = await typeAndWaitForRedraw(root, " Typed here.");
+  assert.equal((await drawnTokens(root)).join("").replace("<bos>", ""), typed.text);
+});
+
+test("Python sets the layer and the slider follows", async () => {
+  await runCell(page, "w.layer = 2");
+  await page.waitForFunction(
+    () => /** @type {HTMLInputElement | null} */ (document.querySelector(".gw-layer"))?.value === "2",
+    null, { timeout: 30_000 },
+  );
+});
