@@ -134,14 +134,27 @@ def wrap_model(
     )
 
 
+Progress = Callable[[str], None]
+
+
+def _ignore_progress(step: str) -> None:
+    pass
+
+
 def _load_from_source(
-    source: str, device: str, dtype: torch.dtype, trust_remote_code: bool = False
+    source: str,
+    device: str,
+    dtype: torch.dtype,
+    trust_remote_code: bool = False,
+    report: Progress = _ignore_progress,
 ) -> LoadedModel:
+    """Load through transformers, saying each step (the first load can take minutes)."""
     from transformers import AutoModel, AutoTokenizer
 
     label: str | None = None
     hub_id = False
     if source == STANDIN_SOURCE:
+        report("converting the offline stand-in from its GGUF file (first use only, ~1 min)")
         location, label = str(standin_dir()), STANDIN_LABEL
     elif _looks_like_path(source):
         location = str(Path(source).expanduser())
@@ -153,10 +166,18 @@ def _load_from_source(
             )
     else:
         location, hub_id = source, True
+    if hub_id:
+        report("checking the Hugging Face Hub")
     cached_only = hub_id and not hub_reachable()
     try:
+        report("loading the tokenizer (step 1 of 3)")
         tokenizer = AutoTokenizer.from_pretrained(
             location, local_files_only=cached_only, trust_remote_code=trust_remote_code
+        )
+        report(
+            "downloading and loading the weights (step 2 of 3)"
+            if hub_id and not cached_only
+            else "loading the weights (step 2 of 3)"
         )
         model = AutoModel.from_pretrained(
             location,
@@ -167,6 +188,7 @@ def _load_from_source(
         )
     except Exception as exc:
         raise explain_load_error(exc, source) from exc
+    report(f"moving the model to {device} (step 3 of 3)")
     model.to(device)
     return wrap_model(model, tokenizer, name=source, device=device, label=label)
 
@@ -182,13 +204,15 @@ def load_model(
     device: str | None = None,
     dtype: torch.dtype | None = None,
     trust_remote_code: bool = False,
-    loader: Callable[[str, str, torch.dtype, bool], LoadedModel] = _load_from_source,
+    report: Progress = _ignore_progress,
+    loader: Callable[[str, str, torch.dtype, bool, Progress], LoadedModel] = _load_from_source,
 ) -> LoadedModel:
     """The shared `LoadedModel` for `source`, loading it on first use.
 
     Two widgets asking at once load it once; a failed load is not remembered, so asking again
     after fixing the cause (logging in, going online) retries. `trust_remote_code` runs a
-    repository's own Python code: off unless the caller asks.
+    repository's own Python code: off unless the caller asks. `report` hears each loading
+    step, for a progress line.
     """
     device = device or best_device()
     dtype = dtype or default_dtype(device)
@@ -202,7 +226,7 @@ def load_model(
             if key in _registry:
                 return _registry[key]
         try:
-            loaded = loader(source, device, dtype, trust_remote_code)
+            loaded = loader(source, device, dtype, trust_remote_code, report)
         except GemmaWidgetError:
             raise
         except Exception as exc:

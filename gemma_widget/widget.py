@@ -13,6 +13,7 @@ import difflib
 import inspect
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,9 @@ class AttentionWidget(anywidget.AnyWidget):
     num_layers = traitlets.Int(0, read_only=True).tag(sync=True)
     num_heads = traitlets.Int(0, read_only=True).tag(sync=True)
     model_info = traitlets.Unicode("", read_only=True, help="Model, device, dtype.").tag(sync=True)
+    progress = traitlets.Unicode("", read_only=True, help="The loading step under way.").tag(
+        sync=True
+    )
     _attention_buffer = traitlets.Bytes(b"", read_only=True).tag(sync=True)
     _attention_meta = traitlets.Dict(read_only=True).tag(sync=True)
 
@@ -307,11 +311,15 @@ class AttentionWidget(anywidget.AnyWidget):
             self._finished = outcome
             self._pending = outcome
             self._done.notify_all()
+        self._on_apply_loop(self._apply_pending)
+
+    def _on_apply_loop(self, callback: Callable[[], None]) -> None:
+        """Run `callback` where trait changes belong (see `_request`), or here without a loop."""
         loop = self._apply_loop
         if loop is not None and loop.is_running():
-            loop.call_soon_threadsafe(self._apply_pending)
+            loop.call_soon_threadsafe(callback)
         else:
-            self._apply_pending()
+            callback()
 
     def _model_or_fallback(self, source: str) -> LoadedModel:
         """The model asked for; if it cannot be had and a fallback was given, the fallback.
@@ -343,7 +351,11 @@ class AttentionWidget(anywidget.AnyWidget):
                     tokenizer = AutoTokenizer.from_pretrained(source)
                 self._given = wrap_model(model, tokenizer, name=source)
             return self._given
-        return load_model(source, self._device, self._dtype, self._trust_remote_code)
+
+        def report(step: str) -> None:
+            self._on_apply_loop(lambda: self.set_trait("progress", f"{source}: {step}"))
+
+        return load_model(source, self._device, self._dtype, self._trust_remote_code, report)
 
     # --- applying results (main thread in a kernel) ---------------------------------------------
     def _apply_pending(self) -> None:
@@ -352,6 +364,7 @@ class AttentionWidget(anywidget.AnyWidget):
             if outcome is None or outcome.generation != self._generation:
                 return  # nothing new, or stale: a newer generation is on its way
             with self.hold_sync():
+                self.set_trait("progress", "")
                 notices = self._adopt_model(outcome.loaded) if outcome.loaded else []
                 if outcome.error is not None:
                     self.set_trait("error", outcome.error.message)

@@ -24,6 +24,7 @@ export interface WidgetModel {
   num_layers: number;
   num_heads: number;
   model_info: string;
+  progress: string;
   _attention_buffer: DataView | ArrayBuffer | Uint8Array | null;
   _attention_meta: AttentionMeta | Record<string, never>;
 }

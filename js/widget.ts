@@ -55,6 +55,7 @@ class HeadView {
   private readonly allHeads: HTMLInputElement;
   private readonly statusBadge: HTMLSpanElement;
   private readonly info: HTMLSpanElement;
+  private readonly progress: HTMLSpanElement;
   private readonly notice: HTMLDivElement;
   private readonly silentNotice: HTMLDivElement;
   private readonly errorBox: HTMLDivElement;
@@ -92,6 +93,7 @@ class HeadView {
 
     const statusLine = element("div", "gw-status-line", this.root);
     this.statusBadge = element("span", "gw-status", statusLine);
+    this.progress = element("span", "gw-progress", statusLine);
     this.info = element("span", "gw-info", statusLine);
     this.legend = element("div", "gw-legend", statusLine);
     this.notice = element("div", "gw-notice", this.root);
@@ -273,6 +275,8 @@ class HeadView {
       error: "error",
     }[status];
     this.info.textContent = m.get("model_info") || m.get("model");
+    this.progress.textContent = status === "loading" ? m.get("progress") : "";
+    this.progress.hidden = !this.progress.textContent;
     this.notice.textContent = m.get("notice");
     this.notice.hidden = !m.get("notice");
     this.errorBox.hidden = status !== "error";
@@ -391,7 +395,7 @@ function render({ model, el }: RenderProps<WidgetModel>): () => void {
   // Traits only the kernel sets: a change to one of them is also a sign of life.
   const kernelOwned = [
     "status", "error", "error_fix", "notice", "tokens", "special", "rendered_text", "num_layers",
-    "num_heads", "model_info", "_attention_buffer", "_attention_meta",
+    "num_heads", "model_info", "progress", "_attention_buffer", "_attention_meta",
   ].map((name) => `change:${name}`);
   const events = [
     ...["text", "layer", "head", "all_heads"].map((name) => `change:${name}`),

@@ -99,9 +99,9 @@ def test_cache_stays_within_its_byte_budget(tiny_gemma: Path) -> None:
 def test_one_model_per_source_even_when_loaded_concurrently(fresh_tiny_gemma: Path) -> None:
     calls = []
 
-    def counting_loader(source: str, device: str, dtype: torch.dtype, trust: bool):
+    def counting_loader(source: str, device: str, dtype: torch.dtype, trust: bool, report):
         calls.append(source)
-        return _load_from_source(source, device, dtype, trust)
+        return _load_from_source(source, device, dtype, trust, report)
 
     results = []
     threads = [

@@ -11,7 +11,7 @@ import pytest
 from ipywidgets.widgets.widget import _remove_buffers
 from transformers import AutoModel, AutoTokenizer
 
-from gemma_widget import AttentionWidget
+from gemma_widget import AttentionWidget, ModelNotFoundError
 from gemma_widget.wire import SCALE, decode_attention, encode_attention, layers_to_send
 
 
@@ -161,3 +161,18 @@ def test_close_stops_the_worker(tiny_gemma: Path) -> None:
     w.close()
     worker._thread.join(timeout=10)  # type: ignore[union-attr]
     assert not worker.alive
+
+
+def test_loading_reports_each_step_then_clears(fresh_tiny_gemma: Path) -> None:
+    steps: list[str] = []
+    w = AttentionWidget("progress", model="/not/yet")
+    with pytest.raises(ModelNotFoundError):
+        w.wait(timeout=60)
+    w.observe(lambda change: steps.append(change["new"]), "progress")
+    w.model = str(fresh_tiny_gemma)  # a model never loaded before: every step is seen
+    w.wait(timeout=60)
+    source = str(fresh_tiny_gemma)
+    assert f"{source}: loading the tokenizer (step 1 of 3)" in steps
+    assert f"{source}: loading the weights (step 2 of 3)" in steps
+    assert steps[-1] == ""
+    assert w.progress == ""

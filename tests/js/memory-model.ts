@@ -18,7 +18,7 @@ export class MemoryModel {
     this.state = {
       text: "", model: "m", layer: 0, head: 0, all_heads: false, status: "loading", error: "",
       error_fix: "", notice: "", tokens: [], special: [], rendered_text: "", num_layers: 0,
-      num_heads: 0, model_info: "", _attention_buffer: null, _attention_meta: {},
+      num_heads: 0, model_info: "", progress: "", _attention_buffer: null, _attention_meta: {},
       ...state,
     };
   }

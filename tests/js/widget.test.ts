@@ -88,6 +88,18 @@ describe("head view", () => {
     expect(weights.map((w) => w.textContent)).toEqual(["0.250", "0.500", "0.250"]);
   });
 
+  it("shows the loading step while the model loads, and only then", async () => {
+    const { model, root } = await mount({
+      text: "a", status: "loading", progress: "m: loading the tokenizer (step 1 of 3)",
+    });
+    const progress = root.querySelector<HTMLElement>(".gw-progress")!;
+    expect(progress.textContent).toBe("m: loading the tokenizer (step 1 of 3)");
+    expect(progress.hidden).toBe(false);
+    model.kernelSets({ ...resultFor("a", ["<bos>", "a"]), progress: "" });
+    await nextFrame();
+    expect(progress.hidden).toBe(true);
+  });
+
   it("takes text set from Python into the text box", async () => {
     const { model, root } = await mount({ text: "old" });
     model.kernelSets({ text: "set from Python" });
