@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Hashable
 from typing import Generic, Protocol, TypeVar
 
 
@@ -22,22 +23,22 @@ DEFAULT_BUDGET_BYTES = 256 * 1024 * 1024
 
 
 class ResultCache(Generic[V]):
-    """Maps text to its result; evicts the least recently used once over `budget_bytes`."""
+    """Maps (prompt, text) to its result; evicts the least recently used past `budget_bytes`."""
 
     def __init__(self, budget_bytes: int = DEFAULT_BUDGET_BYTES) -> None:
         self.budget_bytes = budget_bytes
-        self._entries: OrderedDict[str, V] = OrderedDict()
+        self._entries: OrderedDict[Hashable, V] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def get(self, key: str) -> V | None:
+    def get(self, key: Hashable) -> V | None:
         with self._lock:
             value = self._entries.get(key)
             if value is not None:
                 self._entries.move_to_end(key)
             return value
 
-    def put(self, key: str, value: V) -> None:
+    def put(self, key: Hashable, value: V) -> None:
         """Store `value` unless it alone exceeds the budget."""
         if value.nbytes > self.budget_bytes:
             return

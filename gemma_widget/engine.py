@@ -5,6 +5,8 @@ No widget code here, so scripts, tests and benchmarks use exactly what the widge
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import torch
 
@@ -14,22 +16,41 @@ from .result import AttentionResult
 from .tokens import readable_token
 
 
-def _tokenize(loaded: LoadedModel, text: str) -> tuple[list[int], list[bool], int]:
-    """Token ids, which of them are special, and how many there were before truncation."""
+class _Tokens(NamedTuple):
+    ids: list[int]
+    special: list[bool]
+    in_prompt: list[bool]
+    total: int  # before truncation
+
+
+def _tokenize(loaded: LoadedModel, full_text: str, prompt_chars: int) -> _Tokens:
+    """Tokenize once (twice only past the model's maximum); flag special and prompt tokens.
+
+    A token belongs to the prompt when all its characters do: SentencePiece glues the prompt's
+    trailing space to the text's first word, and that token is the text's.
+    """
     tokenizer = loaded.tokenizer
-    encoding = tokenizer(text, return_special_tokens_mask=True)
+    options: dict[str, bool | int] = {
+        "return_special_tokens_mask": True,
+        "return_offsets_mapping": prompt_chars > 0,
+    }
+    encoding = tokenizer(full_text, **options)
     total = len(encoding["input_ids"])
     if total > loaded.max_length:  # rare: tokenize again, letting the tokenizer keep <eos> etc.
-        encoding = tokenizer(
-            text, truncation=True, max_length=loaded.max_length, return_special_tokens_mask=True
-        )
+        options.update(truncation=True, max_length=loaded.max_length)
+        encoding = tokenizer(full_text, **options)
     ids = [int(i) for i in encoding["input_ids"]]
     special_ids = set(tokenizer.all_special_ids)
     special = [
         bool(flag) or token_id in special_ids
         for flag, token_id in zip(encoding["special_tokens_mask"], ids, strict=True)
     ]
-    return ids, special, total
+    offsets = encoding.get("offset_mapping") or [(0, 0)] * len(ids)
+    in_prompt = [
+        prompt_chars > 0 and not is_special and end <= prompt_chars
+        for is_special, (_, end) in zip(special, offsets, strict=True)
+    ]
+    return _Tokens(ids, special, in_prompt, total)
 
 
 def _forward(loaded: LoadedModel, ids: list[int]) -> np.ndarray:
@@ -70,19 +91,33 @@ def _forward(loaded: LoadedModel, ids: list[int]) -> np.ndarray:
     return stacked
 
 
-def compute_attention(loaded: LoadedModel, text: str) -> AttentionResult:
-    """The attention of `text` under `loaded`, from the cache when this text was seen recently."""
-    check_text(text)
-    cached = loaded.cache.get(text)
+def compute_attention(loaded: LoadedModel, text: str, prompt: str = "") -> AttentionResult:
+    """The attention of `prompt + text` under `loaded`; from the cache when seen recently.
+
+    `prompt` is a task prefix such as EmbeddingGemma's `task: search result | query: `
+    (see `prompts.PROMPTS`); its tokens are flagged in `AttentionResult.in_prompt`.
+    """
+    check_text(prompt + text)
+    key = (prompt, text)
+    cached = loaded.cache.get(key)
     if cached is not None:
         return cached
     if text == "":
         empty = np.zeros((loaded.num_layers, loaded.num_heads, 0, 0), dtype=np.float32)
-        return AttentionResult(text, [], [], [], empty, 0)
-    ids, special, total = _tokenize(loaded, text)
-    attention = _forward(loaded, ids)
-    pieces = loaded.tokenizer.convert_ids_to_tokens(ids)
+        return AttentionResult(text, [], [], [], empty, 0, prompt, [])
+    tokenized = _tokenize(loaded, prompt + text, len(prompt))
+    attention = _forward(loaded, tokenized.ids)
+    pieces = loaded.tokenizer.convert_ids_to_tokens(tokenized.ids)
     tokens = [readable_token(piece, loaded.byte_level_tokens) for piece in pieces]
-    result = AttentionResult(text, tokens, ids, special, attention, total)
-    loaded.cache.put(text, result)
+    result = AttentionResult(
+        text,
+        tokens,
+        tokenized.ids,
+        tokenized.special,
+        attention,
+        tokenized.total,
+        prompt,
+        tokenized.in_prompt,
+    )
+    loaded.cache.put(key, result)
     return result

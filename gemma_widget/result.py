@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -12,7 +12,8 @@ class AttentionResult:
     """Tokens of `text` and the attention between them, `[layers, heads, n, n]` float32.
 
     `attention[l, h, i, j]` is how much token i attends to token j in layer l, head h; each row
-    sums to 1. `total_tokens` counts the tokens before truncation to the model's maximum.
+    sums to 1. `total_tokens` counts the tokens before truncation to the model's maximum. The
+    model read `prompt + text`; `in_prompt` flags the tokens that came from the prompt.
     """
 
     text: str
@@ -21,6 +22,8 @@ class AttentionResult:
     special: list[bool]
     attention: np.ndarray
     total_tokens: int
+    prompt: str = ""
+    in_prompt: list[bool] = field(default_factory=list)
 
     @property
     def truncated(self) -> bool:

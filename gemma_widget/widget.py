@@ -32,6 +32,7 @@ from .errors import (
     check_text,
 )
 from .loading import DEFAULT_MODEL, LoadedModel, load_model, wrap_model
+from .prompts import PROMPTS
 from .result import AttentionResult
 from .wire import encode_attention, layers_to_send
 from .worker import CoalescingWorker
@@ -96,6 +97,9 @@ class AttentionWidget(anywidget.AnyWidget):
         sync=True
     )
     all_heads = traitlets.Bool(False, help="Overlay every head, one colour each.").tag(sync=True)
+    prompt = traitlets.Enum(
+        list(PROMPTS), "none", help="EmbeddingGemma task prompt put before the text."
+    ).tag(sync=True)
 
     # --- state the kernel reports (read-only) ---------------------------------------------------
     status = traitlets.Enum(STATUSES, "loading", read_only=True).tag(sync=True)
@@ -104,6 +108,13 @@ class AttentionWidget(anywidget.AnyWidget):
     notice = traitlets.Unicode("", read_only=True, help="e.g. truncation.").tag(sync=True)
     tokens = traitlets.List(traitlets.Unicode(), read_only=True).tag(sync=True)
     special = traitlets.List(traitlets.Bool(), read_only=True).tag(sync=True)
+    prompt_mask = traitlets.List(traitlets.Bool(), read_only=True, help="Prompt tokens.").tag(
+        sync=True
+    )
+    rendered_prompt = traitlets.Unicode("none", read_only=True).tag(sync=True)
+    prompts = traitlets.Dict(PROMPTS, read_only=True, help="Prompt names and prefixes.").tag(
+        sync=True
+    )
     rendered_text = traitlets.Unicode("", read_only=True, help="Text of `tokens`.").tag(sync=True)
     num_layers = traitlets.Int(0, read_only=True).tag(sync=True)
     num_heads = traitlets.Int(0, read_only=True).tag(sync=True)
@@ -123,6 +134,7 @@ class AttentionWidget(anywidget.AnyWidget):
         layer: int = 0,
         head: int = 0,
         all_heads: bool = False,
+        prompt: str = "none",
         device: str | None = None,
         dtype: torch.dtype | str | None = None,
         trust_remote_code: bool = False,
@@ -151,7 +163,14 @@ class AttentionWidget(anywidget.AnyWidget):
         self._started = False
         self._apply_loop: asyncio.AbstractEventLoop | None = None
         model_name = model if isinstance(model, str) else _object_name(model)
-        super().__init__(text=text, model=model_name, layer=layer, head=head, all_heads=all_heads)
+        super().__init__(
+            text=text,
+            model=model_name,
+            layer=layer,
+            head=head,
+            all_heads=all_heads,
+            prompt=prompt,
+        )
         self._started = True
         self.on_msg(self._answer_message)
         self._request()
@@ -255,7 +274,7 @@ class AttentionWidget(anywidget.AnyWidget):
             self.send({"kind": "pong", "id": content.get("id")})
 
     # --- reacting to changes --------------------------------------------------------------------
-    @traitlets.observe("text", "model")
+    @traitlets.observe("text", "model", "prompt")
     def _on_input_change(self, change: dict[str, Any]) -> None:
         if change["name"] == "model":
             self._failed = None  # setting the model again retries it
@@ -296,12 +315,13 @@ class AttentionWidget(anywidget.AnyWidget):
     def _refresh(self) -> None:
         with self._state_lock:
             generation, text, source = self._generation, self.text, self.model
+            prompt = PROMPTS[self.prompt]
         loaded: LoadedModel | None = None
         result: AttentionResult | None = None
         error: GemmaWidgetError | None = None
         try:
             loaded = self._model_or_fallback(source)
-            result = compute_attention(loaded, text)
+            result = compute_attention(loaded, text, prompt)
         except GemmaWidgetError as exc:
             error = exc
         except Exception as exc:  # never leave the widget stuck in "running"
@@ -411,7 +431,9 @@ class AttentionWidget(anywidget.AnyWidget):
         self.set_trait("error_fix", "")
         self.set_trait("tokens", result.tokens)
         self.set_trait("special", result.special)
+        self.set_trait("prompt_mask", result.in_prompt)
         self.set_trait("rendered_text", result.text)
+        self.set_trait("rendered_prompt", _prompt_name(result.prompt))
         self._send_attention(result)
         self.set_trait("status", "ready")
 
@@ -422,6 +444,10 @@ class AttentionWidget(anywidget.AnyWidget):
         with self.hold_sync():
             self.set_trait("_attention_buffer", buffer)
             self.set_trait("_attention_meta", dict(meta))
+
+
+def _prompt_name(prefix: str) -> str:
+    return next(name for name, text in PROMPTS.items() if text == prefix)
 
 
 def _object_name(model: Any) -> str:

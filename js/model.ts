@@ -13,6 +13,7 @@ export interface WidgetModel {
   layer: number;
   head: number;
   all_heads: boolean;
+  prompt: string;
   // reported by the kernel
   status: Status;
   error: string;
@@ -20,6 +21,9 @@ export interface WidgetModel {
   notice: string;
   tokens: string[];
   special: boolean[];
+  prompt_mask: boolean[];
+  rendered_prompt: string;
+  prompts: Record<string, string>;
   rendered_text: string;
   num_layers: number;
   num_heads: number;

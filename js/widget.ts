@@ -53,6 +53,7 @@ class HeadView {
   private readonly layer: ReturnType<typeof slider>;
   private readonly head: ReturnType<typeof slider>;
   private readonly allHeads: HTMLInputElement;
+  private readonly prompt: HTMLSelectElement;
   private readonly statusBadge: HTMLSpanElement;
   private readonly info: HTMLSpanElement;
   private readonly progress: HTMLSpanElement;
@@ -90,6 +91,9 @@ class HeadView {
     this.allHeads = element("input", "gw-all-heads", allLabel);
     this.allHeads.type = "checkbox";
     allLabel.append(" all heads");
+    const promptLabel = element("label", "gw-prompt-label", sliders);
+    promptLabel.append("Prompt ");
+    this.prompt = element("select", "gw-prompt", promptLabel);
 
     const statusLine = element("div", "gw-status-line", this.root);
     this.statusBadge = element("span", "gw-status", statusLine);
@@ -162,6 +166,11 @@ class HeadView {
     });
     this.layer.input.addEventListener("input", () => this.setNumber("layer", this.layer.input));
     this.head.input.addEventListener("input", () => this.setNumber("head", this.head.input));
+    this.prompt.addEventListener("change", () => {
+      this.model.set("prompt", this.prompt.value);
+      this.model.save_changes();
+      this.refresh();
+    });
     this.allHeads.addEventListener("change", () => {
       this.model.set("all_heads", this.allHeads.checked);
       this.model.save_changes();
@@ -224,10 +233,12 @@ class HeadView {
     const allHeads = m.get("all_heads");
     this.syncControls(numLayers, numHeads, layer, head, allHeads);
 
+    this.syncPrompts();
     const kernelStatus = m.get("status");
-    const rendered = m.get("rendered_text");
-    // A result for text the box no longer holds is never drawn.
-    const current = rendered === this.textBox.value;
+    // A result for text the box no longer holds (or another prompt) is never drawn.
+    const current =
+      m.get("rendered_text") === this.textBox.value &&
+      m.get("rendered_prompt") === m.get("prompt");
     let status: Status = kernelStatus;
     if (kernelStatus === "ready" && !current) status = "running";
     this.showStatus(status);
@@ -265,6 +276,24 @@ class HeadView {
     this.allHeads.checked = allHeads;
   }
 
+  /** The prompt choices come from the kernel (gemma_widget/prompts.py), never duplicated here. */
+  private syncPrompts(): void {
+    const prompts = this.model.get("prompts") ?? {};
+    const names = Object.keys(prompts);
+    if (this.prompt.options.length !== names.length) {
+      this.prompt.replaceChildren(
+        ...names.map((name) => {
+          const option = element("option", "");
+          option.value = name;
+          option.textContent = name;
+          option.title = prompts[name];
+          return option;
+        }),
+      );
+    }
+    this.prompt.value = this.model.get("prompt");
+  }
+
   private showStatus(status: Status): void {
     const m = this.model;
     this.root.dataset.status = status;
@@ -300,9 +329,9 @@ class HeadView {
     if (tokens !== this.drawnTokens) {
       this.drawnTokens = tokens;
       this.focus = null;
-      const special = m.get("special");
-      this.fillColumn(this.sources, tokens, special, "source");
-      this.fillColumn(this.targets, tokens, special, "target");
+      const kinds = { special: m.get("special"), prompt: m.get("prompt_mask") ?? [] };
+      this.fillColumn(this.sources, tokens, kinds, "source");
+      this.fillColumn(this.targets, tokens, kinds, "target");
       this.sizeCanvas(tokens.length);
     }
   }
@@ -310,7 +339,7 @@ class HeadView {
   private fillColumn(
     column: HTMLElement,
     tokens: string[],
-    special: boolean[],
+    kinds: { special: boolean[]; prompt: boolean[] },
     side: "source" | "target",
   ): void {
     column.replaceChildren(
@@ -319,7 +348,8 @@ class HeadView {
         node.dataset.index = String(index);
         node.dataset.side = side;
         node.style.height = `${ROW_HEIGHT}px`;
-        node.classList.toggle("gw-special", Boolean(special[index]));
+        node.classList.toggle("gw-special", Boolean(kinds.special[index]));
+        node.classList.toggle("gw-in-prompt", Boolean(kinds.prompt[index]));
         const label = element("span", "gw-token-text", node);
         label.textContent = displayToken(token);
         node.title = JSON.stringify(token);
@@ -394,11 +424,12 @@ function render({ model, el }: RenderProps<WidgetModel>): () => void {
   const view = new HeadView(model, el);
   // Traits only the kernel sets: a change to one of them is also a sign of life.
   const kernelOwned = [
-    "status", "error", "error_fix", "notice", "tokens", "special", "rendered_text", "num_layers",
-    "num_heads", "model_info", "progress", "_attention_buffer", "_attention_meta",
+    "status", "error", "error_fix", "notice", "tokens", "special", "prompt_mask", "rendered_text",
+    "rendered_prompt", "prompts", "num_layers", "num_heads", "model_info", "progress",
+    "_attention_buffer", "_attention_meta",
   ].map((name) => `change:${name}`);
   const events = [
-    ...["text", "layer", "head", "all_heads"].map((name) => `change:${name}`),
+    ...["text", "layer", "head", "all_heads", "prompt"].map((name) => `change:${name}`),
     ...kernelOwned,
   ];
   for (const event of events) model.on(event, view.onModelChange);

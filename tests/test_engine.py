@@ -12,6 +12,7 @@ import torch
 from gemma_widget import compute_attention, load_model
 from gemma_widget.cache import ResultCache
 from gemma_widget.loading import _load_from_source, best_device, default_dtype
+from gemma_widget.prompts import PROMPTS
 
 
 def test_loads_through_from_pretrained_with_eager_attention(tiny_gemma: Path) -> None:
@@ -127,3 +128,16 @@ def test_any_model_path_with_real_bert_weights(minilm_dir: Path) -> None:
     assert result.special[-1]
     assert result.attention.shape == (6, 12, len(result.tokens), len(result.tokens))
     np.testing.assert_allclose(result.attention.sum(axis=-1), 1.0, rtol=1e-4)
+
+
+def test_prompt_tokens_are_flagged_and_the_text_keeps_its_first_word(tiny_gemma: Path) -> None:
+    result = compute_attention(load_model(str(tiny_gemma)), "hello world", PROMPTS["query"])
+    assert result.tokens == [
+        "<bos>", "task", ":", " search", " result", " |", " query", ":", " hello", " world",
+    ]  # fmt: skip
+    assert result.in_prompt == [False] + [True] * 7 + [False, False]
+    assert result.prompt == "task: search result | query: "
+    assert result.text == "hello world"
+    plain = compute_attention(load_model(str(tiny_gemma)), "hello world")
+    assert plain.in_prompt == [False] * 3
+    assert plain is not result  # the cache keys on (prompt, text)

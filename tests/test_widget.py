@@ -8,6 +8,7 @@ from pathlib import Path
 import ipywidgets
 import numpy as np
 import pytest
+import traitlets
 from ipywidgets.widgets.widget import _remove_buffers
 from transformers import AutoModel, AutoTokenizer
 
@@ -176,3 +177,16 @@ def test_loading_reports_each_step_then_clears(fresh_tiny_gemma: Path) -> None:
     assert f"{source}: loading the weights (step 2 of 3)" in steps
     assert steps[-1] == ""
     assert w.progress == ""
+
+
+def test_prompt_trait_prefixes_the_text_and_is_validated(widget: AttentionWidget) -> None:
+    widget.set_state({"prompt": "document"})
+    widget.wait(timeout=60)
+    assert widget.rendered_prompt == "document"
+    assert widget.rendered_text == "The cat sat."
+    assert widget.tokens[1:7] == ["title", ":", " none", " |", " text", ":"]
+    assert widget.prompt_mask == [False] + [True] * 6 + [False] * 4
+    assert widget.prompts["document"] == "title: none | text: "
+    with pytest.raises(traitlets.TraitError, match="expected any of"):
+        widget.prompt = "querry"
+    assert widget.prompt == "document"

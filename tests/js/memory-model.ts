@@ -16,7 +16,9 @@ export class MemoryModel {
 
   constructor(state: Partial<WidgetModel>) {
     this.state = {
-      text: "", model: "m", layer: 0, head: 0, all_heads: false, status: "loading", error: "",
+      text: "", model: "m", layer: 0, head: 0, all_heads: false, prompt: "none",
+      prompt_mask: [], rendered_prompt: "none", prompts: { none: "", query: "task: q | query: " },
+      status: "loading", error: "",
       error_fix: "", notice: "", tokens: [], special: [], rendered_text: "", num_layers: 0,
       num_heads: 0, model_info: "", progress: "", _attention_buffer: null, _attention_meta: {},
       ...state,

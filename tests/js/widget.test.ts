@@ -100,6 +100,28 @@ describe("head view", () => {
     expect(progress.hidden).toBe(true);
   });
 
+  it("offers the kernel's prompts, sends a choice, and waits for that prompt's result", async () => {
+    const { model, root } = await mount({ text: "a", ...resultFor("a", ["<bos>", "a"]) });
+    const select = root.querySelector<HTMLSelectElement>(".gw-prompt")!;
+    expect([...select.options].map((o) => o.value)).toEqual(["none", "query"]);
+    select.value = "query";
+    select.dispatchEvent(new Event("change"));
+    expect(model.saved.at(-1)).toEqual({ prompt: "query" });
+    await nextFrame();
+    expect(root.dataset.status).toBe("running"); // same text, but drawn for the old prompt
+    model.kernelSets({
+      ...resultFor("a", ["<bos>", "task", ":", " a"]),
+      prompt_mask: [false, true, true, false],
+      rendered_prompt: "query",
+    });
+    await nextFrame();
+    expect(root.dataset.status).toBe("ready");
+    const marked = [...root.querySelectorAll('.gw-token[data-side="source"]')].map((t) =>
+      t.classList.contains("gw-in-prompt"),
+    );
+    expect(marked).toEqual([false, true, true, false]);
+  });
+
   it("takes text set from Python into the text box", async () => {
     const { model, root } = await mount({ text: "old" });
     model.kernelSets({ text: "set from Python" });
