@@ -21,6 +21,9 @@ const { values, positionals } = parseArgs({
   options: { keys: { type: "string", default: "15" }, tokens: { type: "string", default: "32" } },
 });
 const shape = positionals[0] ?? "tiny";
+if (shape !== "tiny" && shape !== "embeddinggemma-shaped") {
+  throw new Error(`unknown model shape ${shape}: use tiny or embeddinggemma-shaped`);
+}
 const keys = Number(values.keys);
 const tokens = Number(values.tokens);
 

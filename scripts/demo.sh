@@ -1,11 +1,22 @@
 #!/usr/bin/env bash
-# Install, then open the quickstart notebook in JupyterLab (or pass "voila" for the dashboard).
+# Install, then serve the dashboard (notebooks/dashboard.ipynb) with Voilà on 127.0.0.1:8866.
+#   bash scripts/demo.sh                      # EmbeddingGemma (or the labelled offline stand-in)
+#   bash scripts/demo.sh --model PATH_OR_ID   # any hub id or local folder
+#   bash scripts/demo.sh lab                  # JupyterLab on notebooks/quickstart.ipynb instead
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mode=voila
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --model) export GEMMA_WIDGET_MODEL="$2"; shift 2 ;;
+    lab) mode=lab; shift ;;
+    *) echo "usage: bash scripts/demo.sh [lab] [--model PATH_OR_HUB_ID]" >&2; exit 2 ;;
+  esac
+done
 bash scripts/setup.sh
 . .venv/bin/activate
-if [[ "${1:-lab}" == "voila" ]]; then
-  exec python -m voila notebooks/quickstart.ipynb --Voila.ip=127.0.0.1
+if [[ "$mode" == "lab" ]]; then
+  exec python -m jupyterlab notebooks/quickstart.ipynb --ServerApp.ip=127.0.0.1 \
+    $([[ $(id -u) -eq 0 ]] && echo --allow-root)
 fi
-exec python -m jupyterlab notebooks/quickstart.ipynb --ServerApp.ip=127.0.0.1 \
-  $([[ $(id -u) -eq 0 ]] && echo --allow-root)
+exec python -m voila notebooks/dashboard.ipynb --Voila.ip=127.0.0.1 --no-browser

@@ -21,13 +21,18 @@ const CHROMIUM_FLAGS = [
   "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
 ];
 
-/** A fresh working folder holding a tiny model; removed by `cleanup()`. */
+/**
+ * A fresh working folder holding a model of `shape` (or none); removed by `cleanup()`.
+ * @param {"tiny" | "embeddinggemma-shaped" | "none"} shape
+ */
 export function makeWorkspace(shape = "tiny") {
   const dir = mkdtempSync(join(tmpdir(), "gw-browser-"));
   const modelDir = join(dir, "model");
-  execFileSync(PYTHON, [join(ROOT, "tests/model_factory.py"), shape, modelDir], {
-    stdio: "ignore",
-  });
+  if (shape !== "none") {
+    execFileSync(PYTHON, [join(ROOT, "tests/model_factory.py"), shape, modelDir], {
+      stdio: "ignore",
+    });
+  }
   return { dir, modelDir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
@@ -99,8 +104,9 @@ async function waitForPort(port, child, log, timeoutMs = 90_000) {
  * @param {"lab" | "notebook" | "voila"} kind
  * @param {string} dir
  * @param {string} [notebook] for Voilà: the notebook to serve
+ * @param {Record<string, string>} [extraEnv] for the server and its kernels
  */
-export async function startServer(kind, dir, notebook) {
+export async function startServer(kind, dir, notebook, extraEnv = {}) {
   const port = await freePort();
   const token = `gw${Math.random().toString(36).slice(2)}`;
   const common = [`--port=${port}`, "--no-browser"];
@@ -122,6 +128,7 @@ export async function startServer(kind, dir, notebook) {
     TOKENIZERS_PARALLELISM: "false",
     JUPYTER_RUNTIME_DIR: join(dir, ".runtime"),
     JUPYTER_CONFIG_DIR: join(dir, ".config"),
+    ...extraEnv,
   };
   const child = spawn(PYTHON, args, { cwd: dir, env, detached: true, stdio: "pipe" });
   /** @type {string[]} */
