@@ -31,6 +31,7 @@ from .errors import (
     TextError,
     check_text,
 )
+from .export import as_attention_array, bertviz_inputs, save_html, save_npz
 from .loading import DEFAULT_MODEL, LoadedModel, load_model, wrap_model
 from .prompts import PROMPTS
 from .result import AttentionResult
@@ -119,6 +120,9 @@ class AttentionWidget(anywidget.AnyWidget):
     num_layers = traitlets.Int(0, read_only=True).tag(sync=True)
     num_heads = traitlets.Int(0, read_only=True).tag(sync=True)
     model_info = traitlets.Unicode("", read_only=True, help="Model, device, dtype.").tag(sync=True)
+    editable = traitlets.Bool(True, read_only=True, help="False for precomputed attention.").tag(
+        sync=True
+    )
     progress = traitlets.Unicode("", read_only=True, help="The loading step under way.").tag(
         sync=True
     )
@@ -139,6 +143,7 @@ class AttentionWidget(anywidget.AnyWidget):
         dtype: torch.dtype | str | None = None,
         trust_remote_code: bool = False,
         fallback: str | None = None,
+        _precomputed: AttentionResult | None = None,
         **unknown: Any,
     ) -> None:
         if unknown:
@@ -171,14 +176,21 @@ class AttentionWidget(anywidget.AnyWidget):
             all_heads=all_heads,
             prompt=prompt,
         )
-        self._started = True
         self.on_msg(self._answer_message)
+        if _precomputed is not None:
+            self._show_precomputed(_precomputed)
+            return
+        self._started = True
         self._request()
 
     @staticmethod
     def _unknown_arguments_message(unknown: dict[str, Any]) -> str:
         signature = inspect.signature(AttentionWidget.__init__)
-        known = [name for name in signature.parameters if name not in ("self", "unknown")]
+        known = [
+            name
+            for name in signature.parameters
+            if name not in ("self", "unknown") and not name.startswith("_")
+        ]
         parts = []
         for name in unknown:
             close = difflib.get_close_matches(name, known, n=1)
@@ -223,6 +235,59 @@ class AttentionWidget(anywidget.AnyWidget):
     def token_ids(self) -> list[int]:
         return self.result.token_ids
 
+    @classmethod
+    def from_attention(
+        cls,
+        attention: Any,
+        tokens: list[str],
+        *,
+        text: str | None = None,
+        name: str = "precomputed attention",
+        layer: int = 0,
+        head: int = 0,
+    ) -> AttentionWidget:
+        """Show attention computed elsewhere (no model is loaded).
+
+        `attention` is bertviz's form, a tuple of `[1, heads, n, n]` tensors (one per layer),
+        or an array `[layers, heads, n, n]` (a leading batch axis of 1 is dropped).
+        """
+        array = as_attention_array(attention, len(tokens))
+        result = AttentionResult(
+            text if text is not None else "".join(tokens),
+            [str(token) for token in tokens],
+            [],
+            [False] * len(tokens),
+            array,
+            len(tokens),
+        )
+        return cls(result.text, model=name, layer=layer, head=head, _precomputed=result)
+
+    def save(self, path: str | Path) -> Path:
+        """Save the current text's attention: `.npz` (data) or `.html` (standalone page)."""
+        target = Path(path)
+        suffix = target.suffix.lower()
+        if suffix not in (".npz", ".html"):
+            raise ValueError(
+                f"Cannot save {target.name}: AttentionWidget.save writes .html (a standalone "
+                "page) or .npz (the data); PNG and SVG export is not available yet."
+            )
+        result = self.result
+        layer_types = self._loaded.layer_types if self._loaded else []
+        if suffix == ".npz":
+            return save_npz(target, result, self.model, layer_types)
+        synced = [
+            name
+            for name in self.trait_names(sync=True)
+            if name in vars(AttentionWidget) and not name.startswith("_")
+        ]
+        state: dict[str, Any] = {name: getattr(self, name) for name in synced}
+        state.update(status="ready", progress="", attention=result.attention)
+        return save_html(target, state, title=f"Attention: {result.text[:60]}")
+
+    def bertviz(self) -> tuple[tuple[Any, ...], list[str]]:
+        """`(attention, tokens)` for `bertviz.head_view(*w.bertviz())` and `model_view`."""
+        return bertviz_inputs(self.result)
+
     @property
     def loaded_model(self) -> LoadedModel | None:
         """The model in use once loaded (shared with other widgets on the same model)."""
@@ -238,13 +303,25 @@ class AttentionWidget(anywidget.AnyWidget):
         super().close()
 
     # --- validation -----------------------------------------------------------------------------
-    @traitlets.validate("text")
-    def _check_text(self, proposal: dict[str, Any]) -> str:
+    @traitlets.validate("text", "model", "prompt")
+    def _check_frozen(self, proposal: dict[str, Any]) -> Any:
+        name = proposal["trait"].name
+        if not self.editable and proposal["value"] != getattr(self, name):
+            raise traitlets.TraitError(
+                f"This widget shows precomputed attention: its {name} cannot change. Create an "
+                "AttentionWidget with a model to explore new text."
+            )
+        if name == "text":
+            return self._check_text(proposal["value"])
+        return proposal["value"]
+
+    @staticmethod
+    def _check_text(value: str) -> str:
         try:
-            check_text(proposal["value"])
+            check_text(value)
         except TextError as exc:
             raise traitlets.TraitError(str(exc)) from None
-        return str(proposal["value"])
+        return str(value)
 
     @traitlets.validate("layer")
     def _check_layer(self, proposal: dict[str, Any]) -> int:
@@ -436,6 +513,26 @@ class AttentionWidget(anywidget.AnyWidget):
         self.set_trait("rendered_prompt", _prompt_name(result.prompt))
         self._send_attention(result)
         self.set_trait("status", "ready")
+
+    def _show_precomputed(self, result: AttentionResult) -> None:
+        layers, heads, _, _ = result.attention.shape
+        with self.hold_sync():
+            self.set_trait("editable", False)
+            self.set_trait("num_layers", layers)
+            self.set_trait("num_heads", heads)
+            for name, count in (("layer", layers), ("head", heads)):
+                self._in_range(name, getattr(self, name), count)
+            self.set_trait("model_info", f"{self.model} · {layers} layers · {heads} heads")
+            self._result = result
+            self.set_trait("tokens", result.tokens)
+            self.set_trait("special", result.special)
+            self.set_trait("prompt_mask", [False] * len(result.tokens))
+            self.set_trait("rendered_text", result.text)
+            self.set_trait("rendered_prompt", self.prompt)
+            self._send_attention(result)
+            self.set_trait("status", "ready")
+        with self._done:  # wait() returns at once
+            self._finished = _Outcome(self._generation, None, result, None)
 
     def _send_attention(self, result: AttentionResult) -> None:
         layers, heads, n, _ = result.attention.shape

@@ -28,6 +28,7 @@ export interface WidgetModel {
   num_layers: number;
   num_heads: number;
   model_info: string;
+  editable: boolean;
   progress: string;
   _attention_buffer: DataView | ArrayBuffer | Uint8Array | null;
   _attention_meta: AttentionMeta | Record<string, never>;

@@ -234,6 +234,7 @@ class HeadView {
     this.syncControls(numLayers, numHeads, layer, head, allHeads);
 
     this.syncPrompts();
+    this.syncEditable();
     const kernelStatus = m.get("status");
     // A result for text the box no longer holds (or another prompt) is never drawn.
     const current =
@@ -277,6 +278,13 @@ class HeadView {
   }
 
   /** The prompt choices come from the kernel (gemma_widget/prompts.py), never duplicated here. */
+  private syncEditable(): void {
+    // Precomputed attention and standalone pages have no model to run new text through.
+    const editable = this.model.get("editable") ?? true;
+    this.textBox.readOnly = !editable;
+    this.prompt.disabled = !editable;
+  }
+
   private syncPrompts(): void {
     const prompts = this.model.get("prompts") ?? {};
     const names = Object.keys(prompts);
@@ -425,7 +433,7 @@ function render({ model, el }: RenderProps<WidgetModel>): () => void {
   // Traits only the kernel sets: a change to one of them is also a sign of life.
   const kernelOwned = [
     "status", "error", "error_fix", "notice", "tokens", "special", "prompt_mask", "rendered_text",
-    "rendered_prompt", "prompts", "num_layers", "num_heads", "model_info", "progress",
+    "rendered_prompt", "prompts", "num_layers", "num_heads", "model_info", "editable", "progress",
     "_attention_buffer", "_attention_meta",
   ].map((name) => `change:${name}`);
   const events = [

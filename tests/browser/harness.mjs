@@ -30,7 +30,7 @@ export function makeWorkspace(shape = "tiny") {
   const modelDir = join(dir, "model");
   if (shape !== "none") {
     execFileSync(PYTHON, [join(ROOT, "tests/model_factory.py"), shape, modelDir], {
-      stdio: "ignore",
+      stdio: ["ignore", "ignore", "pipe"], // a failure's message carries its stderr
     });
   }
   return { dir, modelDir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };

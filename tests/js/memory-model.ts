@@ -20,7 +20,7 @@ export class MemoryModel {
       prompt_mask: [], rendered_prompt: "none", prompts: { none: "", query: "task: q | query: " },
       status: "loading", error: "",
       error_fix: "", notice: "", tokens: [], special: [], rendered_text: "", num_layers: 0,
-      num_heads: 0, model_info: "", progress: "", _attention_buffer: null, _attention_meta: {},
+      num_heads: 0, model_info: "", editable: true, progress: "", _attention_buffer: null, _attention_meta: {},
       ...state,
     };
   }
