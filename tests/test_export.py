@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -84,3 +86,40 @@ def test_html_page_holds_the_data_and_cannot_be_broken_by_text(
     assert "<script>alert(1)" not in page
     assert "GemmaWidgetView" in page
     assert "http://" not in page.replace("http://www.w3.org", "")
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gemma_widget.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_cli_exports_html_and_npz_with_progress(tiny_gemma: Path, tmp_path: Path) -> None:
+    out = tmp_path / "cli.npz"
+    done = run_cli("export", "The cat sat.", "--model", str(tiny_gemma), "--out", str(out),
+                   "--prompt", "query", "--layer", "3", "--head", "2")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(out)
+    assert "loading the tokenizer (step 1 of 3)" in done.stderr
+    assert load_npz(out).result.tokens[1] == "task"
+    page = tmp_path / "cli.html"
+    assert run_cli("export", "x", "--model", str(tiny_gemma), "--out", str(page)).returncode == 0
+    assert "GemmaWidgetView" in page.read_text()
+
+
+def test_cli_errors_are_clear(tiny_gemma: Path, tmp_path: Path) -> None:
+    missing = run_cli("export", "x", "--model", "/no/such/model", "--out", str(tmp_path / "a.npz"))
+    assert missing.returncode == 1
+    assert "No folder at /no/such/model." in missing.stderr
+    assert "Fix: " in missing.stderr
+    layer = run_cli("export", "x", "--model", str(tiny_gemma), "--layer", "9", "--out", "a.npz")
+    assert layer.returncode == 1
+    assert "\ngemma-widget: layer must be between 0 and 3" in layer.stderr
+    assert "Traceback" not in layer.stderr
+    suffix = run_cli("export", "x", "--model", str(tiny_gemma), "--out", str(tmp_path / "a.png"))
+    assert suffix.returncode == 1
+    assert "writes .html" in suffix.stderr
