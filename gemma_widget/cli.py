@@ -39,6 +39,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .widget import AttentionWidget  # after parsing: --help stays instant
 
     text = sys.stdin.read() if args.text == "-" else args.text
+    if not args.out.lower().endswith((".html", ".npz")):
+        print(
+            "gemma-widget: export writes .html or .npz (PNG and SVG are drawn by a browser: "
+            "open the .html and use its SVG/PNG buttons)",
+            file=sys.stderr,
+        )
+        return 1
 
     def say(change: dict[str, Any]) -> None:
         if change["new"]:

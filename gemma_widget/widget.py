@@ -77,6 +77,15 @@ class _Outcome:
         self.error = error
 
 
+class _ImageReply:
+    """A view's answer to one image request."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.data: bytes | None = None
+        self.error = ""
+
+
 class AttentionWidget(anywidget.AnyWidget):
     """Shows how the tokens of `text` attend to each other, live as the text changes.
 
@@ -167,6 +176,8 @@ class AttentionWidget(anywidget.AnyWidget):
         self._worker = CoalescingWorker(self._refresh, name="gemma-widget")
         self._started = False
         self._apply_loop: asyncio.AbstractEventLoop | None = None
+        self._image_requests = 0
+        self._image_replies: dict[int, _ImageReply] = {}
         model_name = model if isinstance(model, str) else _object_name(model)
         super().__init__(
             text=text,
@@ -263,13 +274,22 @@ class AttentionWidget(anywidget.AnyWidget):
         return cls(result.text, model=name, layer=layer, head=head, _precomputed=result)
 
     def save(self, path: str | Path) -> Path:
-        """Save the current text's attention: `.npz` (data) or `.html` (standalone page)."""
+        """Save the current text's attention: `.html` (a standalone page) or `.npz` (the data).
+
+        Images of the view come from the browser: `await w.save_image("fig.png")`.
+        """
         target = Path(path)
         suffix = target.suffix.lower()
+        if suffix in (".png", ".svg"):
+            raise ValueError(
+                f"Images are drawn by the view in the browser: in a notebook cell run "
+                f"`await w.save_image({str(target)!r})`; or save .html and use its SVG/PNG "
+                "buttons."
+            )
         if suffix not in (".npz", ".html"):
             raise ValueError(
                 f"Cannot save {target.name}: AttentionWidget.save writes .html (a standalone "
-                "page) or .npz (the data); PNG and SVG export is not available yet."
+                "page) or .npz (the data); `await w.save_image(...)` writes .png or .svg."
             )
         result = self.result
         layer_types = self._loaded.layer_types if self._loaded else []
@@ -283,6 +303,52 @@ class AttentionWidget(anywidget.AnyWidget):
         state: dict[str, Any] = {name: getattr(self, name) for name in synced}
         state.update(status="ready", progress="", attention=result.attention)
         return save_html(target, state, title=f"Attention: {result.text[:60]}")
+
+    async def save_image(
+        self, path: str | Path, *, scale: float = 1.0, timeout: float = 30.0
+    ) -> Path:
+        """Save the head view as drawn, `.png` or `.svg`: `await w.save_image("fig.png")`.
+
+        Only the browser knows the fonts and layout, so a displayed view draws the image; the
+        cell awaits its answer, which keeps the kernel free to receive it.
+        """
+        target = Path(path)
+        image_format = target.suffix.lower().lstrip(".")
+        if image_format not in ("png", "svg"):
+            raise ValueError(f"save_image writes .png or .svg, not {target.name}.")
+        request_id, reply = self._request_image(image_format, scale)
+        loop = asyncio.get_running_loop()
+        answered = await loop.run_in_executor(None, reply.done.wait, timeout)
+        target.write_bytes(self._image_answer(request_id, reply, answered, timeout))
+        return target
+
+    def _request_image(self, image_format: str, scale: float) -> tuple[int, _ImageReply]:
+        reply = _ImageReply()
+        with self._state_lock:
+            self._image_requests += 1
+            request_id = self._image_requests
+            self._image_replies[request_id] = reply
+        self.send({"kind": "export", "id": request_id, "format": image_format, "scale": scale})
+        return request_id, reply
+
+    def _image_answer(
+        self, request_id: int, reply: _ImageReply, answered: bool, timeout: float
+    ) -> bytes:
+        with self._state_lock:
+            self._image_replies.pop(request_id, None)
+        if not answered:
+            raise GemmaWidgetError(
+                f"No view of the widget answered the image request within {timeout:g} s.",
+                "Display the widget in a live notebook (a cell ending in `w`) and run "
+                "`await w.save_image(...)` again; without a browser, save .html and use its "
+                "SVG/PNG buttons, or save .npz.",
+            )
+        if reply.error or reply.data is None:
+            raise GemmaWidgetError(
+                f"The view could not draw the image: {reply.error or 'no data came back'}.",
+                "Wait until the view shows the text (w.wait()), then save again.",
+            )
+        return reply.data
 
     def bertviz(self) -> tuple[tuple[Any, ...], list[str]]:
         """`(attention, tokens)` for `bertviz.head_view(*w.bertviz())` and `model_view`."""
@@ -341,14 +407,23 @@ class AttentionWidget(anywidget.AnyWidget):
 
     # --- messages from the front end ------------------------------------------------------------
     def _answer_message(self, _: Any, content: Any, buffers: list[bytes]) -> None:
-        """Answer the front end's liveness ping; ignore kinds we do not know.
+        """Answer the front end's liveness ping, take its image replies; ignore other kinds.
 
         The front end pings when its text has waited a while, to tell a slow forward pass
         (answered at once: the comm handler stays free) from a busy, interrupted or restarted
         kernel (no answer).
         """
-        if isinstance(content, dict) and content.get("kind") == "ping":
+        if not isinstance(content, dict):
+            return
+        if content.get("kind") == "ping":
             self.send({"kind": "pong", "id": content.get("id")})
+        elif content.get("kind") == "export":
+            with self._state_lock:
+                reply = self._image_replies.get(content.get("id"))  # type: ignore[arg-type]
+            if reply is not None and not reply.done.is_set():  # the first view to answer wins
+                reply.error = str(content.get("error") or "")
+                reply.data = bytes(buffers[0]) if buffers else None
+                reply.done.set()
 
     # --- reacting to changes --------------------------------------------------------------------
     @traitlets.observe("text", "model", "prompt")

@@ -15,6 +15,7 @@ import {
   rowCentre,
   type Focus,
 } from "./layout";
+import { headViewSvg, imageSize, svgToPng, type HeadViewImage } from "./image";
 import type { Status, WidgetModel } from "./model";
 import { AttentionBlock, decodeAttention } from "./wire";
 
@@ -44,6 +45,13 @@ function slider(label: string, className: string, parent: HTMLElement) {
   input.step = "1";
   const value = element("output", "gw-slider-value", wrap);
   return { input, value };
+}
+
+interface ExportRequest {
+  kind: "export";
+  id: number;
+  format: "svg" | "png";
+  scale?: number;
 }
 
 /** Everything on screen for one view of the widget. */
@@ -100,6 +108,13 @@ class HeadView {
     this.progress = element("span", "gw-progress", statusLine);
     this.info = element("span", "gw-info", statusLine);
     this.legend = element("div", "gw-legend", statusLine);
+    for (const format of ["svg", "png"] as const) {
+      const button = element("button", `gw-save gw-save-${format}`, statusLine);
+      button.type = "button";
+      button.textContent = format.toUpperCase();
+      button.title = `Save the view as ${format.toUpperCase()}`;
+      button.addEventListener("click", () => void this.download(format));
+    }
     this.notice = element("div", "gw-notice", this.root);
     this.errorBox = element("div", "gw-error", this.root);
     this.errorBox.setAttribute("role", "alert");
@@ -147,9 +162,69 @@ class HeadView {
   /** Any word from the kernel (a pong, or a change to a trait only it sets): it is alive. */
   onKernelMessage = (content: unknown): void => {
     const message = content as { kind?: unknown; id?: unknown } | null;
+    if (message?.kind === "export") void this.answerExport(content as ExportRequest);
     if (message?.kind === "pong" && message.id !== this.ping?.id) return; // an old pong
     this.heard();
   };
+
+  /** The view on screen as an image description, or null when nothing is drawn. */
+  private currentImage(): HeadViewImage | null {
+    const m = this.model;
+    if (!this.block) return null;
+    const layer = Math.min(m.get("layer"), Math.max(m.get("num_layers") - 1, 0));
+    if (!this.block.hasLayer(layer)) return null;
+    const heads = headsShown(m.get("head"), m.get("all_heads"), this.block.meta.heads);
+    const style = getComputedStyle(this.root);
+    const headLabel = m.get("all_heads") ? "all heads" : `head ${m.get("head")}`;
+    return {
+      title: `${m.get("model_info") || m.get("model")} · layer ${layer} · ${headLabel}`,
+      tokens: this.drawnTokens,
+      special: m.get("special"),
+      inPrompt: m.get("prompt_mask") ?? [],
+      groups: groupLines(this.block, layer, heads, this.focus),
+      lineAreaWidth: LINE_AREA_WIDTH,
+      colours: {
+        foreground: style.getPropertyValue("--gw-fg").trim() || "#1f1f1f",
+        muted: style.getPropertyValue("--gw-muted").trim() || "#666",
+        background: style.getPropertyValue("--gw-bg").trim() || "#fff",
+      },
+    };
+  }
+
+  /** Encode the view as SVG or PNG bytes. */
+  async renderImage(format: "svg" | "png", scale = 1): Promise<Blob | null> {
+    const image = this.currentImage();
+    if (!image) return null;
+    const svg = headViewSvg(image);
+    if (format === "svg") return new Blob([svg], { type: "image/svg+xml" });
+    const { width, height } = imageSize(image);
+    return svgToPng(svg, width, height, scale);
+  }
+
+  private async download(format: "svg" | "png"): Promise<void> {
+    const blob = await this.renderImage(format, window.devicePixelRatio || 1);
+    if (!blob) return;
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(blob);
+    link.download = `attention-layer${this.model.get("layer")}.${format}`;
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+  }
+
+  /** Python's `w.save("….svg" | "….png")` asks the front end, which alone knows the view. */
+  private async answerExport(request: ExportRequest): Promise<void> {
+    const reply = { kind: "export", id: request.id, format: request.format };
+    try {
+      const blob = await this.renderImage(request.format, request.scale ?? 1);
+      if (!blob) {
+        this.model.send({ ...reply, error: "nothing is drawn yet" });
+        return;
+      }
+      this.model.send(reply, undefined, [await blob.arrayBuffer()]);
+    } catch (error) {
+      this.model.send({ ...reply, error: String(error) });
+    }
+  }
 
   private heard(): void {
     this.lastHeard = Date.now();

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ import torch
 import traitlets
 from bertviz import head_view, model_view
 
-from gemma_widget import AttentionWidget
+from gemma_widget import AttentionWidget, GemmaWidgetError
 from gemma_widget.export import load_npz
 
 
@@ -35,8 +36,20 @@ def test_npz_round_trip_keeps_everything(widget: AttentionWidget, tmp_path: Path
 
 
 def test_unsupported_format_says_what_is(widget: AttentionWidget, tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"writes \.html .* or \.npz"):
+    with pytest.raises(ValueError, match=r"writes \.html .* or \.npz .*save_image"):
         widget.save(tmp_path / "figure.gif")
+    with pytest.raises(ValueError, match=r"await w\.save_image\("):
+        widget.save(tmp_path / "figure.png")
+
+
+def test_image_without_a_displayed_view_says_how_to_get_one(
+    widget: AttentionWidget, tmp_path: Path
+) -> None:
+    with pytest.raises(GemmaWidgetError) as caught:
+        asyncio.run(widget.save_image(tmp_path / "figure.png", timeout=0.5))
+    assert "No view of the widget answered the image request" in caught.value.message
+    assert "save .html" in caught.value.fix
+    assert not (tmp_path / "figure.png").exists()
 
 
 def test_bertviz_accepts_our_output(widget: AttentionWidget) -> None:
@@ -122,4 +135,4 @@ def test_cli_errors_are_clear(tiny_gemma: Path, tmp_path: Path) -> None:
     assert "Traceback" not in layer.stderr
     suffix = run_cli("export", "x", "--model", str(tiny_gemma), "--out", str(tmp_path / "a.png"))
     assert suffix.returncode == 1
-    assert "writes .html" in suffix.stderr
+    assert "writes .html or .npz" in suffix.stderr

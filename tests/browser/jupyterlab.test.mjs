@@ -2,6 +2,7 @@
 /** End to end in a real JupyterLab: run a notebook, type into the widget, see it redraw. */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   SCREENSHOTS, drawnTokens, launchBrowser, makeWorkspace, openAndRunNotebook,
@@ -95,4 +96,25 @@ test("dragging the layer slider is sent to the kernel", async () => {
   await root.locator(".gw-layer").fill("1");
   await runCell(page, "print('layer is', w.layer)");
   await page.getByText("layer is 1").waitFor({ timeout: 30_000 });
+});
+
+test("the SVG button downloads the view, and Python saves PNG and SVG through the view", async () => {
+  const root = page.locator(".gw-root").first();
+  const [download] = await Promise.all([
+    page.waitForEvent("download"),
+    root.locator(".gw-save-svg").click(),
+  ]);
+  const path = await download.path();
+  const svg = readFileSync(path, "utf8");
+  const tokens = await drawnTokens(root);
+  assert.ok(svg.startsWith("<svg"), svg.slice(0, 40));
+  assert.equal((svg.match(/class="gw-image-token"/g) ?? []).length, 2 * tokens.length);
+  assert.ok(svg.includes("layer 1"), "the title names the layer on screen");
+
+  await runCell(page, [
+    "png = await w.save_image('fig.png', scale=2)",
+    "svg = await w.save_image('fig.svg')",
+    "print('PNG', open(png, 'rb').read(8) == b'\\x89PNG\\r\\n\\x1a\\n', 'SVG', open(svg).read().count('gw-image-token'))",
+  ].join("\n"));
+  await page.getByText(`PNG True SVG ${2 * tokens.length}`).waitFor({ timeout: 60_000 });
 });
