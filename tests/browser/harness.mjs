@@ -239,3 +239,31 @@ export async function runCell(page, code) {
   await page.locator(".jp-Notebook .jp-Cell").last().locator(".cm-content").fill(code);
   await labCommand(page, "notebook:run-cell");
 }
+
+/**
+ * Everything a notebook browser test needs: a tiny model, a notebook of `cells(modelDir)`, a
+ * JupyterLab or Notebook 7 server on it, and a page that opened it and ran every cell.
+ * `close()` stops the browser and the server and removes the files.
+ * @param {"lab" | "notebook"} kind
+ * @param {(modelDir: string) => string[]} cells
+ * @param {{ width: number, height: number }} viewport
+ */
+export async function notebookSession(kind, cells, viewport = { width: 1100, height: 900 }) {
+  const workspace = makeWorkspace();
+  writeNotebook(join(workspace.dir, "widget.ipynb"), cells(workspace.modelDir));
+  const server = await startServer(kind, workspace.dir);
+  const browser = await launchBrowser();
+  const close = async () => {
+    await browser.close();
+    server.stop();
+    workspace.cleanup();
+  };
+  try {
+    const page = await browser.newPage({ viewport });
+    await openAndRunNotebook(page, server, "widget.ipynb");
+    return { workspace, server, page, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}

@@ -5,33 +5,24 @@ import { after, before, test } from "node:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
-  SCREENSHOTS, drawnTokens, launchBrowser, makeWorkspace, openAndRunNotebook,
-  runCell, startServer, typeAndWaitForRedraw, writeNotebook,
+  SCREENSHOTS, drawnTokens, notebookSession, runCell, typeAndWaitForRedraw,
 } from "./harness.mjs";
 
-/** @type {ReturnType<typeof makeWorkspace>} */ let workspace;
-/** @type {Awaited<ReturnType<typeof startServer>>} */ let server;
-/** @type {Awaited<ReturnType<typeof launchBrowser>>} */ let browser;
+/** @type {Awaited<ReturnType<typeof notebookSession>>} */ let session;
 /** @type {import("playwright-core").Page} */ let page;
 
 before(async () => {
-  workspace = makeWorkspace();
-  writeNotebook(join(workspace.dir, "widget.ipynb"), [
+  session = await notebookSession("lab", (model) => [
     "from gemma_widget import AttentionWidget\n" +
-      `w = AttentionWidget("The cat sat on the mat.", model=${JSON.stringify(workspace.modelDir)})\n` +
+      `w = AttentionWidget("The cat sat on the mat.", model=${JSON.stringify(model)})\n` +
       "w",
     "w.layer, w.head = 3, 1",
   ]);
-  server = await startServer("lab", workspace.dir);
-  browser = await launchBrowser();
-  page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
-  await openAndRunNotebook(page, server, "widget.ipynb");
+  page = session.page;
 });
 
 after(async () => {
-  await browser?.close();
-  server?.stop();
-  workspace?.cleanup();
+  await session?.close();
 });
 
 test("the widget appears in the notebook and draws the text's tokens", async () => {

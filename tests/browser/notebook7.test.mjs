@@ -2,33 +2,21 @@
 /** End to end in Jupyter Notebook 7: the widget renders, follows typing and Python. */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { join } from "node:path";
-import {
-  drawnTokens, launchBrowser, makeWorkspace, openAndRunNotebook, runCell, startServer,
-  typeAndWaitForRedraw, writeNotebook,
-} from "./harness.mjs";
+import { drawnTokens, notebookSession, runCell, typeAndWaitForRedraw } from "./harness.mjs";
 
-/** @type {ReturnType<typeof makeWorkspace>} */ let workspace;
-/** @type {Awaited<ReturnType<typeof startServer>>} */ let server;
-/** @type {Awaited<ReturnType<typeof launchBrowser>>} */ let browser;
+/** @type {Awaited<ReturnType<typeof notebookSession>>} */ let session;
 /** @type {import("playwright-core").Page} */ let page;
 
 before(async () => {
-  workspace = makeWorkspace();
-  writeNotebook(join(workspace.dir, "widget.ipynb"), [
+  session = await notebookSession("notebook", (model) => [
     "from gemma_widget import AttentionWidget\n" +
-      `w = AttentionWidget("Notebook seven.", model=${JSON.stringify(workspace.modelDir)})\nw`,
+      `w = AttentionWidget("Notebook seven.", model=${JSON.stringify(model)})\nw`,
   ]);
-  server = await startServer("notebook", workspace.dir);
-  browser = await launchBrowser();
-  page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
-  await openAndRunNotebook(page, server, "widget.ipynb");
+  page = session.page;
 });
 
 after(async () => {
-  await browser?.close();
-  server?.stop();
-  workspace?.cleanup();
+  await session?.close();
 });
 
 test("the widget renders in Notebook 7 and redraws as the user types", async () => {
