@@ -23,26 +23,36 @@ async function waitUntilReady(page, timeout = 120_000) {
   );
 }
 
+/**
+ * Serve the dashboard with Voilà from a workspace holding a model of `shape`, and open it.
+ * @param {"tiny" | "none"} shape
+ * @param {(modelDir: string) => Record<string, string>} env for the server and its kernel
+ */
+async function openDashboard(shape, env) {
+  const workspace = makeWorkspace(shape);
+  const server = await startServer("voila", workspace.dir, DASHBOARD, env(workspace.modelDir));
+  const browser = await launchBrowser();
+  const close = async () => {
+    await browser.close();
+    server.stop();
+    workspace.cleanup();
+  };
+  const page = await browser.newPage({ viewport: { width: 1000, height: 900 } });
+  await page.goto(`${server.base}/?token=${server.token}`);
+  return { page, close };
+}
+
 describe("dashboard on a local model", () => {
-  /** @type {ReturnType<typeof makeWorkspace>} */ let workspace;
-  /** @type {Awaited<ReturnType<typeof startServer>>} */ let server;
-  /** @type {Awaited<ReturnType<typeof launchBrowser>>} */ let browser;
+  /** @type {Awaited<ReturnType<typeof openDashboard>>} */ let dashboard;
   /** @type {import("playwright-core").Page} */ let page;
 
   before(async () => {
-    workspace = makeWorkspace();
-    server = await startServer("voila", workspace.dir, DASHBOARD, {
-      GEMMA_WIDGET_MODEL: workspace.modelDir,
-    });
-    browser = await launchBrowser();
-    page = await browser.newPage({ viewport: { width: 1000, height: 900 } });
-    await page.goto(`${server.base}/?token=${server.token}`);
+    dashboard = await openDashboard("tiny", (model) => ({ GEMMA_WIDGET_MODEL: model }));
+    page = dashboard.page;
   });
 
   after(async () => {
-    await browser?.close();
-    server?.stop();
-    workspace?.cleanup();
+    await dashboard?.close();
   });
 
   test("shows the title and the widget, and no code", async () => {
@@ -77,22 +87,17 @@ describe("dashboard on a local model", () => {
 });
 
 describe("dashboard offline, where EmbeddingGemma cannot be had", () => {
-  /** @type {Awaited<ReturnType<typeof startServer>>} */ let server;
-  /** @type {Awaited<ReturnType<typeof launchBrowser>>} */ let browser;
+  /** @type {Awaited<ReturnType<typeof openDashboard>>} */ let dashboard;
   /** @type {import("playwright-core").Page} */ let page;
-  /** @type {string} */ let dir;
 
   before(async () => {
-    dir = makeWorkspace("none").dir;
-    server = await startServer("voila", dir, DASHBOARD); // HF_HUB_OFFLINE=1, default model
-    browser = await launchBrowser();
-    page = await browser.newPage({ viewport: { width: 1000, height: 900 } });
-    await page.goto(`${server.base}/?token=${server.token}`);
+    // HF_HUB_OFFLINE=1 (set by the harness) and the dashboard's default model.
+    dashboard = await openDashboard("none", () => ({}));
+    page = dashboard.page;
   });
 
   after(async () => {
-    await browser?.close();
-    server?.stop();
+    await dashboard?.close();
   });
 
   test("says why, shows how to fix it, and runs on the labelled stand-in", async () => {
