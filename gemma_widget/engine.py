@@ -97,11 +97,11 @@ def compute_attention(loaded: LoadedModel, text: str, prompt: str = "") -> Atten
     `prompt` is a task prefix such as EmbeddingGemma's `task: search result | query: `
     (see `prompts.PROMPTS`); its tokens are flagged in `AttentionResult.in_prompt`.
     """
-    check_text(prompt + text)
     key = (prompt, text)
     cached = loaded.cache.get(key)
     if cached is not None:
         return cached
+    check_text(prompt + text)  # only texts that passed it are ever cached
     if text == "":
         empty = np.zeros((loaded.num_layers, loaded.num_heads, 0, 0), dtype=np.float32)
         return AttentionResult(text, [], [], [], empty, 0, prompt, [])

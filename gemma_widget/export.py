@@ -18,10 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from .bundle import bundle_file
 from .result import AttentionResult
 from .wire import encode_attention
-
-STATIC = Path(__file__).parent / "static"
 
 
 @dataclass(frozen=True)
@@ -109,8 +108,8 @@ def save_html(path: Path, state: dict[str, Any], title: str) -> Path:
         editable=False,
     )
     data = json.dumps(state, ensure_ascii=True).replace("<", "\\u003c")
-    script = (STATIC / "standalone.js").read_text(encoding="utf-8").replace("</", "<\\/")
-    css = (STATIC / "widget.css").read_text(encoding="utf-8").replace("</", "<\\/")
+    script = bundle_file("standalone.js").read_text(encoding="utf-8").replace("</", "<\\/")
+    css = bundle_file("widget.css").read_text(encoding="utf-8").replace("</", "<\\/")
     page = f"""<!doctype html>
 <html lang="en">
 <head>

@@ -14,6 +14,7 @@ import inspect
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ import numpy as np
 import torch
 import traitlets
 
+from .bundle import STATIC, bundle_file
 from .engine import compute_attention
 from .errors import (
     ForwardError,
@@ -38,18 +40,7 @@ from .result import AttentionResult
 from .wire import encode_attention, layers_to_send
 from .worker import CoalescingWorker
 
-STATIC = Path(__file__).parent / "static"
 STATUSES = ("loading", "running", "ready", "error")
-
-
-def _check_bundle() -> None:
-    """A clear message instead of a blank output when the front end was never built."""
-    for path in (STATIC / "widget.js", STATIC / "widget.css"):
-        if not path.exists():
-            raise FileNotFoundError(
-                f"The front-end bundle {path} is missing. Reinstall the package, or in a source "
-                "checkout run `npm install && npm run build`."
-            )
 
 
 def _parse_dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
@@ -61,20 +52,14 @@ def _parse_dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
     return parsed
 
 
+@dataclass(frozen=True)
 class _Outcome:
     """What the worker produced for one generation of (text, model)."""
 
-    def __init__(
-        self,
-        generation: int,
-        loaded: LoadedModel | None,
-        result: AttentionResult | None,
-        error: GemmaWidgetError | None,
-    ) -> None:
-        self.generation = generation
-        self.loaded = loaded
-        self.result = result
-        self.error = error
+    generation: int
+    loaded: LoadedModel | None
+    result: AttentionResult | None
+    error: GemmaWidgetError | None
 
 
 class _ImageReply:
@@ -157,7 +142,8 @@ class AttentionWidget(anywidget.AnyWidget):
     ) -> None:
         if unknown:
             raise TypeError(self._unknown_arguments_message(unknown))
-        _check_bundle()
+        bundle_file("widget.js")  # a clear error instead of a blank output when never built
+        bundle_file("widget.css")
         self._device = device
         self._dtype = _parse_dtype(dtype)
         self._trust_remote_code = trust_remote_code
@@ -316,24 +302,14 @@ class AttentionWidget(anywidget.AnyWidget):
         image_format = target.suffix.lower().lstrip(".")
         if image_format not in ("png", "svg"):
             raise ValueError(f"save_image writes .png or .svg, not {target.name}.")
-        request_id, reply = self._request_image(image_format, scale)
-        loop = asyncio.get_running_loop()
-        answered = await loop.run_in_executor(None, reply.done.wait, timeout)
-        target.write_bytes(self._image_answer(request_id, reply, answered, timeout))
-        return target
-
-    def _request_image(self, image_format: str, scale: float) -> tuple[int, _ImageReply]:
         reply = _ImageReply()
         with self._state_lock:
             self._image_requests += 1
             request_id = self._image_requests
             self._image_replies[request_id] = reply
         self.send({"kind": "export", "id": request_id, "format": image_format, "scale": scale})
-        return request_id, reply
-
-    def _image_answer(
-        self, request_id: int, reply: _ImageReply, answered: bool, timeout: float
-    ) -> bytes:
+        loop = asyncio.get_running_loop()
+        answered = await loop.run_in_executor(None, reply.done.wait, timeout)
         with self._state_lock:
             self._image_replies.pop(request_id, None)
         if not answered:
@@ -348,7 +324,8 @@ class AttentionWidget(anywidget.AnyWidget):
                 f"The view could not draw the image: {reply.error or 'no data came back'}.",
                 "Wait until the view shows the text (w.wait()), then save again.",
             )
-        return reply.data
+        target.write_bytes(reply.data)
+        return target
 
     def bertviz(self) -> tuple[tuple[Any, ...], list[str]]:
         """`(attention, tokens)` for `bertviz.head_view(*w.bertviz())` and `model_view`."""
@@ -564,7 +541,6 @@ class AttentionWidget(anywidget.AnyWidget):
         return notices
 
     def _show(self, result: AttentionResult, loaded: LoadedModel, notices: list[str]) -> None:
-        self._result = result
         failed = self._failed
         if failed is not None and loaded.name != failed[0]:
             why = failed[1]
@@ -581,9 +557,14 @@ class AttentionWidget(anywidget.AnyWidget):
         self.set_trait("notice", " ".join(notices))
         self.set_trait("error", "")
         self.set_trait("error_fix", "")
+        self._show_result(result)
+
+    def _show_result(self, result: AttentionResult) -> None:
+        """Tokens, attention and the text they are for, together (callers hold `hold_sync`)."""
+        self._result = result
         self.set_trait("tokens", result.tokens)
         self.set_trait("special", result.special)
-        self.set_trait("prompt_mask", result.in_prompt)
+        self.set_trait("prompt_mask", result.in_prompt or [False] * len(result.tokens))
         self.set_trait("rendered_text", result.text)
         self.set_trait("rendered_prompt", _prompt_name(result.prompt))
         self._send_attention(result)
@@ -598,14 +579,7 @@ class AttentionWidget(anywidget.AnyWidget):
             for name, count in (("layer", layers), ("head", heads)):
                 self._in_range(name, getattr(self, name), count)
             self.set_trait("model_info", f"{self.model} · {layers} layers · {heads} heads")
-            self._result = result
-            self.set_trait("tokens", result.tokens)
-            self.set_trait("special", result.special)
-            self.set_trait("prompt_mask", [False] * len(result.tokens))
-            self.set_trait("rendered_text", result.text)
-            self.set_trait("rendered_prompt", self.prompt)
-            self._send_attention(result)
-            self.set_trait("status", "ready")
+            self._show_result(result)
         with self._done:  # wait() returns at once
             self._finished = _Outcome(self._generation, None, result, None)
 
