@@ -13,7 +13,8 @@ import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import {
-  PYTHON, ROOT, launchBrowser, openAndRunNotebook, makeWorkspace, startServer, writeNotebook,
+  PYTHON, ROOT, launchBrowser, openAndRunNotebook, makeWorkspace, startServer, waitForView,
+  writeNotebook,
 } from "../tests/browser/harness.mjs";
 
 const { values, positionals } = parseArgs({
@@ -43,10 +44,7 @@ const browser = await launchBrowser();
 try {
   const page = await browser.newPage();
   await openAndRunNotebook(page, server, "bench.ipynb");
-  await page.waitForFunction(
-    () => document.querySelector(".gw-root")?.getAttribute("data-status") === "ready",
-    null, { timeout: 300_000 },
-  );
+  await waitForView(page, "status", "ready", 300_000);
   const box = page.locator(".gw-text");
   await box.click();
   await box.press("End");

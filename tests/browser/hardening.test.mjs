@@ -6,7 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { labCommand, notebookSession, runCell } from "./harness.mjs";
+import {
+  labCommand, notebookSession, runCell, waitForKernel, waitForView,
+} from "./harness.mjs";
 
 /** @type {Awaited<ReturnType<typeof notebookSession>>} */ let session;
 /** @type {import("playwright-core").Page} */ let page;
@@ -68,10 +70,7 @@ test("markup typed, set from Python or used as a model name stays text", async (
   assert.ok(tokens.includes("script"), tokens);
 
   await runCell(page, `w.model = ${JSON.stringify(PAYLOADS[0])}`);
-  await page.waitForFunction(
-    () => document.querySelector(".gw-root")?.getAttribute("data-status") === "error",
-    null, { timeout: 60_000 },
-  );
+  await waitForView(page, "status", "error", 60_000);
   const error = await first.locator(".gw-error").textContent();
   assert.ok(error?.includes(PAYLOADS[0]), error ?? "");
 
@@ -152,24 +151,14 @@ test("a long-running cell does not freeze the widget, nor does interrupting it",
 test("after a kernel restart the widget says so and keeps the typed text", async () => {
   await labCommand(page, "notebook:restart-kernel");
   await page.locator(".jp-Dialog .jp-mod-accept").click({ timeout: 10_000 });
-  await page.waitForFunction(
-    () => {
-      const panel = /** @type {any} */ (window).jupyterapp.shell.currentWidget;
-      return panel?.sessionContext?.session?.kernel?.status === "idle";
-    },
-    null,
-    { timeout: 60_000 },
-  );
+  await waitForKernel(page, "status", "idle");
   const first = page.locator(".gw-root").first();
   const box = first.locator(".gw-text");
   await box.click();
   await box.press("End");
   await box.pressSequentially(" after restart", { delay: 20 });
   const wanted = await box.inputValue();
-  await page.waitForFunction(
-    () => document.querySelector(".gw-root")?.getAttribute("data-kernel") === "silent",
-    null, { timeout: 30_000 },
-  );
+  await waitForView(page, "kernel", "silent", 30_000);
   assert.ok(await first.locator(".gw-silent").isVisible());
   assert.equal(await box.inputValue(), wanted);
 });

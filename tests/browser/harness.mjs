@@ -208,6 +208,38 @@ export async function labCommand(page, command) {
 }
 
 /**
+ * Wait until the first widget view's `data-NAME` attribute (e.g. `status`, `kernel`) is `value`.
+ * @param {import("playwright-core").Page} page
+ * @param {string} name
+ * @param {string} value
+ */
+export async function waitForView(page, name, value, timeout = 90_000) {
+  await page.waitForFunction(
+    ([attribute, wanted]) =>
+      document.querySelector(".gw-root")?.getAttribute(`data-${attribute}`) === wanted,
+    /** @type {const} */ ([name, value]),
+    { timeout },
+  );
+}
+
+/**
+ * Wait until the open notebook's kernel has `property` (e.g. `status`) equal to `value`.
+ * @param {import("playwright-core").Page} page
+ * @param {string} property
+ * @param {string} value
+ */
+export async function waitForKernel(page, property, value, timeout = 60_000) {
+  await page.waitForFunction(
+    ([key, wanted]) => {
+      const panel = /** @type {any} */ (window).jupyterapp.shell.currentWidget;
+      return panel?.sessionContext?.session?.kernel?.[key] === wanted;
+    },
+    /** @type {const} */ ([property, value]),
+    { timeout },
+  );
+}
+
+/**
  * Open `notebook` in JupyterLab or Notebook 7, wait for its kernel, and run all its cells.
  * @param {import("playwright-core").Page} page
  * @param {{ notebookUrl: (name: string) => string }} server
@@ -217,14 +249,7 @@ export async function openAndRunNotebook(page, server, notebook) {
   await page.goto(server.notebookUrl(notebook));
   await page.waitForFunction(() => "jupyterapp" in window, null, { timeout: 60_000 });
   await page.locator(".jp-Notebook").waitFor({ timeout: 60_000 });
-  await page.waitForFunction(
-    () => {
-      const panel = /** @type {any} */ (window).jupyterapp.shell.currentWidget;
-      return panel?.sessionContext?.session?.kernel?.connectionStatus === "connected";
-    },
-    null,
-    { timeout: 60_000 },
-  );
+  await waitForKernel(page, "connectionStatus", "connected");
   await labCommand(page, "notebook:run-all-cells");
 }
 

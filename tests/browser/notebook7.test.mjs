@@ -2,7 +2,9 @@
 /** End to end in Jupyter Notebook 7: the widget renders, follows typing and Python. */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { drawnTokens, notebookSession, runCell, typeAndWaitForRedraw } from "./harness.mjs";
+import {
+  drawnTokens, notebookSession, runCell, typeAndWaitForRedraw, waitForView,
+} from "./harness.mjs";
 
 /** @type {Awaited<ReturnType<typeof notebookSession>>} */ let session;
 /** @type {import("playwright-core").Page} */ let page;
@@ -21,10 +23,7 @@ after(async () => {
 
 test("the widget renders in Notebook 7 and redraws as the user types", async () => {
   const root = page.locator(".gw-root").first();
-  await page.waitForFunction(
-    () => document.querySelector(".gw-root")?.getAttribute("data-status") === "ready",
-    null, { timeout: 90_000 },
-  );
+  await waitForView(page, "status", "ready", 90_000);
   assert.equal(await root.getAttribute("data-rendered-text"), "Notebook seven.");
   const typed = await typeAndWaitForRedraw(root, " Typed here.");
   assert.equal((await drawnTokens(root)).join("").replace("<bos>", ""), typed.text);

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { after, before, test } from "node:test";
 import { join } from "node:path";
-import { PYTHON, drawnTokens, launchBrowser, makeWorkspace } from "./harness.mjs";
+import { PYTHON, drawnTokens, launchBrowser, makeWorkspace, waitForView } from "./harness.mjs";
 
 /** @type {ReturnType<typeof makeWorkspace>} */ let workspace;
 /** @type {Awaited<ReturnType<typeof launchBrowser>>} */ let browser;
@@ -34,10 +34,7 @@ after(async () => {
 
 test("the page draws the saved attention with no kernel and no network", async () => {
   const root = page.locator(".gw-root");
-  await page.waitForFunction(
-    () => document.querySelector(".gw-root")?.getAttribute("data-status") === "ready",
-    null, { timeout: 30_000 },
-  );
+  await waitForView(page, "status", "ready", 30_000);
   assert.equal(await root.getAttribute("data-rendered-text"), "Saved for later.");
   const tokens = await drawnTokens(root);
   assert.deepEqual(tokens.slice(0, 2), ["<bos>", "title"]);

@@ -9,19 +9,13 @@ import { after, before, describe, test } from "node:test";
 import { join } from "node:path";
 import {
   ROOT, SCREENSHOTS, drawnTokens, launchBrowser, makeWorkspace, startServer,
-  typeAndWaitForRedraw,
+  typeAndWaitForRedraw, waitForView,
 } from "./harness.mjs";
 
 const DASHBOARD = join(ROOT, "notebooks/dashboard.ipynb");
 
 /** @param {import("playwright-core").Page} page */
-async function waitUntilReady(page, timeout = 120_000) {
-  await page.waitForFunction(
-    () => document.querySelector(".gw-root")?.getAttribute("data-status") === "ready",
-    null,
-    { timeout },
-  );
-}
+const waitUntilReady = (page, timeout = 120_000) => waitForView(page, "status", "ready", timeout);
 
 /**
  * Serve the dashboard with Voilà from a workspace holding a model of `shape`, and open it.

@@ -14,20 +14,17 @@ describe("decodeAttention", () => {
     expect(Math.abs(block.weight(5, 1, 2, 0) - 0.4)).toBeLessThan(0.5 / SCALE);
   });
 
-  it("honours the byteOffset and byteLength of a view into a larger buffer", () => {
-    const { bytes, meta } = encode([[diagonalHead(2, 0.9)]]);
-    const padded = new Uint8Array(bytes.byteLength + 6);
-    padded.set(new Uint8Array(bytes.buffer), 4);
-    const view = new DataView(padded.buffer, 4, bytes.byteLength);
-    expect(decodeAttention(view, meta)!.weight(0, 0, 0, 0)).toBeCloseTo(0.9, 4);
-  });
-
-  it("copies a view at an odd offset instead of failing", () => {
-    const { bytes, meta } = encode([[diagonalHead(2, 0.25)]]);
-    const padded = new Uint8Array(bytes.byteLength + 1);
-    padded.set(new Uint8Array(bytes.buffer), 1);
-    const view = new DataView(padded.buffer, 1, bytes.byteLength);
-    expect(decodeAttention(view, meta)!.weight(0, 0, 1, 1)).toBeCloseTo(0.25, 4);
+  // Views into a larger buffer, as comm messages deliver them: an even offset is used in place,
+  // an odd one (no Uint16Array can start there) is copied once.
+  it.each([
+    { offset: 4, trailing: 2, weight: 0.9, at: 0 },
+    { offset: 1, trailing: 0, weight: 0.25, at: 1 },
+  ])("honours a view at byteOffset $offset", ({ offset, trailing, weight, at }) => {
+    const { bytes, meta } = encode([[diagonalHead(2, weight)]]);
+    const padded = new Uint8Array(offset + bytes.byteLength + trailing);
+    padded.set(new Uint8Array(bytes.buffer), offset);
+    const view = new DataView(padded.buffer, offset, bytes.byteLength);
+    expect(decodeAttention(view, meta)!.weight(0, 0, at, at)).toBeCloseTo(weight, 4);
   });
 
   it("returns null when there is nothing yet and throws on a size mismatch", () => {
