@@ -1,7 +1,7 @@
 """A least-recently-used cache of attention results, bounded by bytes rather than entries.
 
-Going back (backspace) to a text seen a moment ago should be instant, but one 2048-token result
-for EmbeddingGemma is 1.2 GB of float32, so the bound is on memory.
+Going back (backspace) to a text seen a moment ago should skip the forward pass, but one
+2048-token result for EmbeddingGemma is 1.2 GB of float32, so the bound is on memory.
 """
 
 from __future__ import annotations
