@@ -20,7 +20,6 @@ import numpy as np
 
 from .bundle import bundle_file
 from .result import AttentionResult
-from .wire import encode_attention
 
 
 @dataclass(frozen=True)
@@ -99,14 +98,16 @@ def bertviz_inputs(result: AttentionResult) -> tuple[tuple[Any, ...], list[str]]
 
 
 def save_html(path: Path, state: dict[str, Any], title: str) -> Path:
-    """Write one self-contained page showing `state` (the widget's synced traits)."""
-    attention = state.pop("attention")
-    buffer, meta = encode_attention(attention, 0, attention.shape[0])  # every layer: no kernel
-    state.update(
-        _attention_meta=dict(meta),
-        _attention_buffer=base64.b64encode(buffer).decode("ascii"),
-        editable=False,
-    )
+    """Write one self-contained page showing `state` (the widget's synced traits, with every
+    layer in `_attention_buffer`: there is no kernel to ask for another)."""
+    binary = [name for name, value in state.items() if isinstance(value, bytes)]
+    state = {
+        **state,
+        **{name: base64.b64encode(state[name]).decode("ascii") for name in binary},
+        "_binary": binary,
+        "editable": False,
+        "_standalone": True,
+    }
     data = json.dumps(state, ensure_ascii=True).replace("<", "\\u003c")
     script = bundle_file("standalone.js").read_text(encoding="utf-8").replace("</", "<\\/")
     css = bundle_file("widget.css").read_text(encoding="utf-8").replace("</", "<\\/")
@@ -125,8 +126,9 @@ def save_html(path: Path, state: dict[str, Any], title: str) -> Path:
 <script>
 (() => {{
   const state = JSON.parse(document.getElementById("gemma-widget-state").textContent);
-  const bytes = Uint8Array.from(atob(state._attention_buffer), (c) => c.charCodeAt(0));
-  state._attention_buffer = new DataView(bytes.buffer);
+  for (const name of state._binary) {{
+    state[name] = new DataView(Uint8Array.from(atob(state[name]), (c) => c.charCodeAt(0)).buffer);
+  }}
   const listeners = new Map();
   const model = {{
     get: (key) => state[key],

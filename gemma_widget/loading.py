@@ -41,6 +41,7 @@ class LoadedModel:
     num_layers: int
     num_heads: int
     max_length: int
+    num_key_value_heads: int  # fewer than num_heads: query heads share key/value heads (GQA)
     layer_types: list[str]
     byte_level_tokens: bool
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -128,6 +129,9 @@ def wrap_model(
         dtype=parameter.dtype,
         num_layers=int(config.num_hidden_layers),
         num_heads=int(config.num_attention_heads),
+        num_key_value_heads=int(
+            getattr(config, "num_key_value_heads", None) or config.num_attention_heads
+        ),
         max_length=_max_length(model, tokenizer),
         layer_types=list(getattr(config, "layer_types", None) or []),
         byte_level_tokens=uses_byte_level_marks(tokenizer),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import inspect
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -35,12 +36,16 @@ from .errors import (
 )
 from .export import as_attention_array, bertviz_inputs, save_html, save_npz
 from .loading import DEFAULT_MODEL, LoadedModel, load_model, wrap_model
+from .projection import Rows, project, thumbnails, token_strips, view_rows
 from .prompts import PROMPTS
 from .result import AttentionResult
-from .wire import encode_attention, layers_to_send
+from .statistics import STATISTICS, HeadStatistics, head_statistics
+from .wire import encode_attention, encode_weights, layers_to_send
 from .worker import CoalescingWorker
 
 STATUSES = ("loading", "running", "ready", "error")
+VIEWS = ("head", "matrix", "model")
+SCALES = ("linear", "log", "power")
 
 
 def _parse_dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
@@ -53,12 +58,35 @@ def _parse_dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
 
 
 @dataclass(frozen=True)
+class _View:
+    """A result as the view shows it: rows after hiding/merging, their attention, statistics."""
+
+    rows: Rows
+    attention: np.ndarray  # [layers, heads, rows, rows]
+    statistics: HeadStatistics  # of the model's full attention (see statistics.py)
+    hide_special: bool
+    merge_words: bool
+
+
+def _view_of(result: AttentionResult, *, hide_special: bool, merge_words: bool) -> _View:
+    rows = view_rows(result, hide_special=hide_special, merge_words=merge_words)
+    return _View(
+        rows,
+        project(result.attention, rows),
+        head_statistics(result.attention, result.special),
+        hide_special,
+        merge_words,
+    )
+
+
+@dataclass(frozen=True)
 class _Outcome:
-    """What the worker produced for one generation of (text, model)."""
+    """What the worker produced for one generation of (text, model, view options)."""
 
     generation: int
     loaded: LoadedModel | None
     result: AttentionResult | None
+    view: _View | None
     error: GemmaWidgetError | None
 
 
@@ -95,6 +123,24 @@ class AttentionWidget(anywidget.AnyWidget):
     prompt = traitlets.Enum(
         list(PROMPTS), "none", help="EmbeddingGemma task prompt put before the text."
     ).tag(sync=True)
+    view = traitlets.Enum(
+        VIEWS, "head", help="head: lines; matrix: heatmap; model: every layer and head."
+    ).tag(sync=True)
+    selected_token = traitlets.Int(
+        -1, min=-1, help="Row pinned in the views (index into view_tokens); -1 for none."
+    ).tag(sync=True)
+    hide_special = traitlets.Bool(
+        False, help="Hide special and prompt tokens; the other rows are renormalised to sum to 1."
+    ).tag(sync=True)
+    merge_words = traitlets.Bool(
+        False, help="Merge sub-word pieces into words (sum over attended, mean over attending)."
+    ).tag(sync=True)
+    scale = traitlets.Enum(
+        SCALES, "linear", help="Colour scale of the matrix and model views."
+    ).tag(sync=True)
+    statistic = traitlets.Enum(
+        STATISTICS, "entropy", help="Per-head statistic written in the model view."
+    ).tag(sync=True)
 
     # --- state the kernel reports (read-only) ---------------------------------------------------
     status = traitlets.Enum(STATUSES, "loading", read_only=True).tag(sync=True)
@@ -120,8 +166,30 @@ class AttentionWidget(anywidget.AnyWidget):
     progress = traitlets.Unicode("", read_only=True, help="The loading step under way.").tag(
         sync=True
     )
+    view_tokens = traitlets.List(
+        traitlets.Unicode(), read_only=True, help="Rows of the view: tokens, or words."
+    ).tag(sync=True)
+    view_kinds = traitlets.List(traitlets.Enum(("text", "special", "prompt")), read_only=True).tag(
+        sync=True
+    )
+    renormalised = traitlets.Bool(
+        False, read_only=True, help="Rows renormalised after hiding tokens."
+    ).tag(sync=True)
+    head_stats = traitlets.Dict(
+        read_only=True, help="{statistic: [[value per head] per layer]}; see statistics.py."
+    ).tag(sync=True)
+    layer_types = traitlets.List(
+        traitlets.Unicode(), read_only=True, help="e.g. sliding_attention, full_attention."
+    ).tag(sync=True)
+    num_kv_heads = traitlets.Int(0, read_only=True, help="Key/value heads per layer.").tag(
+        sync=True
+    )
     _attention_buffer = traitlets.Bytes(b"", read_only=True).tag(sync=True)
     _attention_meta = traitlets.Dict(read_only=True).tag(sync=True)
+    _thumbnail_buffer = traitlets.Bytes(b"", read_only=True).tag(sync=True)
+    _thumbnail_meta = traitlets.Dict(read_only=True).tag(sync=True)
+    _token_buffer = traitlets.Bytes(b"", read_only=True).tag(sync=True)
+    _token_meta = traitlets.Dict(read_only=True).tag(sync=True)
 
     def __init__(
         self,
@@ -133,6 +201,12 @@ class AttentionWidget(anywidget.AnyWidget):
         head: int = 0,
         all_heads: bool = False,
         prompt: str = "none",
+        view: str = "head",
+        selected_token: int = -1,
+        hide_special: bool = False,
+        merge_words: bool = False,
+        scale: str = "linear",
+        statistic: str = "entropy",
         device: str | None = None,
         dtype: torch.dtype | str | None = None,
         trust_remote_code: bool = False,
@@ -154,6 +228,7 @@ class AttentionWidget(anywidget.AnyWidget):
         self._given_objects = (model, tokenizer) if not isinstance(model, str) else None
         self._loaded: LoadedModel | None = None
         self._result: AttentionResult | None = None
+        self._view: _View | None = None
         self._state_lock = threading.RLock()
         self._done = threading.Condition(self._state_lock)
         self._generation = 0
@@ -172,6 +247,12 @@ class AttentionWidget(anywidget.AnyWidget):
             head=head,
             all_heads=all_heads,
             prompt=prompt,
+            view=view,
+            selected_token=selected_token,
+            hide_special=hide_special,
+            merge_words=merge_words,
+            scale=scale,
+            statistic=statistic,
         )
         self.on_msg(self._answer_message)
         if _precomputed is not None:
@@ -232,6 +313,21 @@ class AttentionWidget(anywidget.AnyWidget):
     def token_ids(self) -> list[int]:
         return self.result.token_ids
 
+    @property
+    def view_attention(self) -> np.ndarray:
+        """`[layers, heads, rows, rows]` attention as the views show it (`view_tokens` label
+        the rows): with `hide_special` renormalised, with `merge_words` merged into words."""
+        self.wait()
+        assert self._view is not None
+        return self._view.attention
+
+    @property
+    def statistics(self) -> HeadStatistics:
+        """Per-head entropy, distance, sink and direction shares (`[layers, heads]` each)."""
+        self.wait()
+        assert self._view is not None
+        return self._view.statistics
+
     @classmethod
     def from_attention(
         cls,
@@ -242,18 +338,25 @@ class AttentionWidget(anywidget.AnyWidget):
         name: str = "precomputed attention",
         layer: int = 0,
         head: int = 0,
+        special: list[bool] | None = None,
     ) -> AttentionWidget:
         """Show attention computed elsewhere (no model is loaded).
 
         `attention` is bertviz's form, a tuple of `[1, heads, n, n]` tensors (one per layer),
-        or an array `[layers, heads, n, n]` (a leading batch axis of 1 is dropped).
+        or an array `[layers, heads, n, n]` (a leading batch axis of 1 is dropped). `special`
+        flags the special tokens; by default, tokens written like `<bos>` or `[CLS]`.
         """
         array = as_attention_array(attention, len(tokens))
+        labels = [str(token) for token in tokens]
+        flags = special if special is not None else [_looks_special(t) for t in labels]
+        if len(flags) != len(labels):
+            raise ValueError(f"special has {len(flags)} flags for {len(labels)} tokens.")
+        shown_text = "".join(t for t, s in zip(labels, flags, strict=True) if not s)
         result = AttentionResult(
-            text if text is not None else "".join(tokens),
-            [str(token) for token in tokens],
+            text if text is not None else shown_text,
+            labels,
             [],
-            [False] * len(tokens),
+            [bool(flag) for flag in flags],
             array,
             len(tokens),
         )
@@ -287,7 +390,17 @@ class AttentionWidget(anywidget.AnyWidget):
             if name in vars(AttentionWidget) and not name.startswith("_")
         ]
         state: dict[str, Any] = {name: getattr(self, name) for name in synced}
-        state.update(status="ready", progress="", attention=result.attention)
+        assert self._view is not None  # self.result waited for it
+        attention = self._view.attention
+        buffer, meta = encode_attention(attention, 0, attention.shape[0])  # every layer
+        state.update(
+            status="ready",
+            progress="",
+            _attention_buffer=buffer,
+            _attention_meta={**self._attention_meta, **meta},
+            _thumbnail_buffer=self._thumbnail_buffer,
+            _thumbnail_meta=self._thumbnail_meta,
+        )
         return save_html(target, state, title=f"Attention: {result.text[:60]}")
 
     async def save_image(
@@ -342,6 +455,7 @@ class AttentionWidget(anywidget.AnyWidget):
         if worker is not None:
             worker.close()
         self._result = None
+        self._view = None
         self._pending = None
         super().close()
 
@@ -374,6 +488,17 @@ class AttentionWidget(anywidget.AnyWidget):
     def _check_head(self, proposal: dict[str, Any]) -> int:
         return self._in_range("head", proposal["value"], self.num_heads)
 
+    @traitlets.validate("selected_token")
+    def _check_selected_token(self, proposal: dict[str, Any]) -> int:
+        value = int(proposal["value"])
+        rows = len(self.view_tokens)
+        if rows and value >= rows:
+            raise traitlets.TraitError(
+                f"selected_token must be -1 (none) or between 0 and {rows - 1}, an index into "
+                f"view_tokens ({rows} rows); got {value}."
+            )
+        return value
+
     def _in_range(self, name: str, value: int, count: int) -> int:
         if count and not 0 <= value < count:
             raise traitlets.TraitError(
@@ -403,21 +528,32 @@ class AttentionWidget(anywidget.AnyWidget):
                 reply.done.set()
 
     # --- reacting to changes --------------------------------------------------------------------
-    @traitlets.observe("text", "model", "prompt")
+    @traitlets.observe("text", "model", "prompt", "hide_special", "merge_words")
     def _on_input_change(self, change: dict[str, Any]) -> None:
         if change["name"] == "model":
             self._failed = None  # setting the model again retries it
         if self._started:
             self._request()
+        elif self._result is not None:  # precomputed: no worker, and no forward pass to wait for
+            with self.hold_sync():
+                self._show_result(self._result, self._current_view(self._result))
+
+    def _current_view(self, result: AttentionResult) -> _View:
+        return _view_of(result, hide_special=self.hide_special, merge_words=self.merge_words)
+
+    @traitlets.observe("selected_token")
+    def _on_selected_token_change(self, change: dict[str, Any]) -> None:
+        if self._view is not None:
+            self._send_token_strips(self._view)
 
     @traitlets.observe("layer")
     def _on_layer_change(self, change: dict[str, Any]) -> None:
         meta = self._attention_meta
-        if self._result is None or not meta:
+        if self._view is None or not meta:
             return
         start, stop = meta["layers"]
         if not start <= self.layer < stop:
-            self._send_attention(self._result)
+            self._send_attention(self._view)
 
     def _request(self) -> None:
         """A new generation of (text, model): compute it in the background.
@@ -445,17 +581,20 @@ class AttentionWidget(anywidget.AnyWidget):
         with self._state_lock:
             generation, text, source = self._generation, self.text, self.model
             prompt = PROMPTS[self.prompt]
+            options = {"hide_special": self.hide_special, "merge_words": self.merge_words}
         loaded: LoadedModel | None = None
         result: AttentionResult | None = None
+        view: _View | None = None
         error: GemmaWidgetError | None = None
         try:
             loaded = self._model_or_fallback(source)
             result = compute_attention(loaded, text, prompt)
+            view = _view_of(result, **options)
         except GemmaWidgetError as exc:
             error = exc
         except Exception as exc:  # never leave the widget stuck in "running"
             error = ForwardError(f"Unexpected {type(exc).__name__}: {exc}", "Report this bug.")
-        outcome = _Outcome(generation, loaded, result, error)
+        outcome = _Outcome(generation, loaded, result, view, error)
         with self._done:
             self._finished = outcome
             self._pending = outcome
@@ -521,8 +660,9 @@ class AttentionWidget(anywidget.AnyWidget):
                     self.set_trait("status", "error")
                     return
                 assert outcome.result is not None
+                assert outcome.view is not None
                 assert outcome.loaded is not None
-                self._show(outcome.result, outcome.loaded, notices)
+                self._show(outcome.result, outcome.view, outcome.loaded, notices)
 
     def _adopt_model(self, loaded: LoadedModel) -> list[str]:
         """Switch to a newly loaded model; clamp layer/head to it and say so."""
@@ -532,6 +672,8 @@ class AttentionWidget(anywidget.AnyWidget):
         notices = []
         self.set_trait("num_layers", loaded.num_layers)
         self.set_trait("num_heads", loaded.num_heads)
+        self.set_trait("num_kv_heads", loaded.num_key_value_heads)
+        self.set_trait("layer_types", loaded.layer_types)
         for name, count in (("layer", loaded.num_layers), ("head", loaded.num_heads)):
             if getattr(self, name) >= count:
                 notices.append(f"{name} {getattr(self, name)} does not exist; showing {count - 1}.")
@@ -540,7 +682,9 @@ class AttentionWidget(anywidget.AnyWidget):
         self.set_trait("model_info", f"{loaded.label} · {loaded.device} · {dtype}")
         return notices
 
-    def _show(self, result: AttentionResult, loaded: LoadedModel, notices: list[str]) -> None:
+    def _show(
+        self, result: AttentionResult, view: _View, loaded: LoadedModel, notices: list[str]
+    ) -> None:
         failed = self._failed
         if failed is not None and loaded.name != failed[0]:
             why = failed[1]
@@ -557,17 +701,26 @@ class AttentionWidget(anywidget.AnyWidget):
         self.set_trait("notice", " ".join(notices))
         self.set_trait("error", "")
         self.set_trait("error_fix", "")
-        self._show_result(result)
+        self._show_result(result, view)
 
-    def _show_result(self, result: AttentionResult) -> None:
+    def _show_result(self, result: AttentionResult, view: _View) -> None:
         """Tokens, attention and the text they are for, together (callers hold `hold_sync`)."""
         self._result = result
+        self._view = view
         self.set_trait("tokens", result.tokens)
         self.set_trait("special", result.special)
         self.set_trait("prompt_mask", result.in_prompt or [False] * len(result.tokens))
         self.set_trait("rendered_text", result.text)
         self.set_trait("rendered_prompt", _prompt_name(result.prompt))
-        self._send_attention(result)
+        self.set_trait("view_tokens", view.rows.labels)
+        self.set_trait("view_kinds", view.rows.kinds)
+        self.set_trait("renormalised", view.rows.renormalised)
+        self.set_trait("head_stats", view.statistics.as_lists())
+        if self.selected_token >= len(view.rows):
+            self.selected_token = -1  # the pinned row is gone with the text that had it
+        self._send_attention(view)
+        self._send_thumbnails(view)
+        self._send_token_strips(view)
         self.set_trait("status", "ready")
 
     def _show_precomputed(self, result: AttentionResult) -> None:
@@ -579,17 +732,59 @@ class AttentionWidget(anywidget.AnyWidget):
             for name, count in (("layer", layers), ("head", heads)):
                 self._in_range(name, getattr(self, name), count)
             self.set_trait("model_info", f"{self.model} · {layers} layers · {heads} heads")
-            self._show_result(result)
+            self.set_trait("num_kv_heads", heads)
+            self._show_result(result, self._current_view(result))
         with self._done:  # wait() returns at once
-            self._finished = _Outcome(self._generation, None, result, None)
+            self._finished = _Outcome(self._generation, None, result, self._view, None)
 
-    def _send_attention(self, result: AttentionResult) -> None:
-        layers, heads, n, _ = result.attention.shape
+    def _send_attention(self, view: _View) -> None:
+        """The view's attention: every layer while small, else the one on screen (wire.py).
+
+        The meta names the view options, so the front end never draws merged rows as tokens.
+        """
+        layers, heads, n, _ = view.attention.shape
         start, stop = layers_to_send(layers, heads, n, min(self.layer, layers - 1))
-        buffer, meta = encode_attention(result.attention, start, stop)
+        buffer, meta = encode_attention(view.attention, start, stop)
         with self.hold_sync():
             self.set_trait("_attention_buffer", buffer)
-            self.set_trait("_attention_meta", dict(meta))
+            self.set_trait(
+                "_attention_meta",
+                {**meta, "hide_special": view.hide_special, "merge_words": view.merge_words},
+            )
+
+    def _send_thumbnails(self, view: _View) -> None:
+        """Shrunken maps of every layer and head for the model view, when the attention buffer
+        does not hold every layer already (then the front end shrinks those itself)."""
+        start, stop = self._attention_meta["layers"]
+        if stop - start == view.attention.shape[0]:
+            buffer, meta = b"", {}
+        else:
+            shrunk = thumbnails(view.attention)
+            buffer, wire_meta = encode_attention(shrunk, 0, shrunk.shape[0])
+            meta = dict(wire_meta)
+        self.set_trait("_thumbnail_buffer", buffer)
+        self.set_trait("_thumbnail_meta", meta)
+
+    def _send_token_strips(self, view: _View) -> None:
+        """The pinned row in every layer and head (`projection.token_strips`), or nothing."""
+        index = self.selected_token
+        if not 0 <= index < len(view.rows):
+            buffer, meta = b"", {}
+        else:
+            layers, heads, n, _ = view.attention.shape
+            buffer = encode_weights(token_strips(view.attention, index))
+            meta = {"index": index, "layers": layers, "heads": heads, "n": n}
+        with self.hold_sync():
+            self.set_trait("_token_buffer", buffer)
+            self.set_trait("_token_meta", meta)
+
+
+_SPECIAL_TOKEN = re.compile(r"<[^<>\s]+>|\[[A-Z]+\]")
+
+
+def _looks_special(token: str) -> bool:
+    """`<bos>`, `</s>`, `<start_of_turn>`, `[CLS]`, `[SEP]`: how tokenizers write specials."""
+    return _SPECIAL_TOKEN.fullmatch(token) is not None
 
 
 def _prompt_name(prefix: str) -> str:

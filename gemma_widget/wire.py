@@ -34,14 +34,18 @@ def layers_to_send(num_layers: int, heads: int, n: int, layer: int) -> tuple[int
     return layer, layer + 1
 
 
+def encode_weights(weights: np.ndarray) -> bytes:
+    """Any array of weights in [0, 1] as uint16 fixed point bytes, row-major."""
+    fixed = np.empty(weights.shape, dtype="<u2")
+    np.rint(np.clip(weights, 0.0, 1.0) * SCALE, out=fixed, casting="unsafe")
+    return fixed.tobytes()
+
+
 def encode_attention(attention: np.ndarray, start: int, stop: int) -> tuple[bytes, WireMeta]:
     """Encode layers `[start, stop)` of a `[layers, heads, n, n]` array for the front end."""
     _, heads, n, _ = attention.shape
-    block = attention[start:stop]
-    fixed = np.empty(block.shape, dtype="<u2")
-    np.rint(np.clip(block, 0.0, 1.0) * SCALE, out=fixed, casting="unsafe")
     meta: WireMeta = {"layers": [start, stop], "heads": heads, "n": n, "dtype": "uint16"}
-    return fixed.tobytes(), meta
+    return encode_weights(attention[start:stop]), meta
 
 
 def decode_attention(buffer: bytes, meta: WireMeta) -> np.ndarray:
