@@ -26,8 +26,11 @@ export function rowCentre(index: number): number {
   return index * ROW_HEIGHT + ROW_HEIGHT / 2;
 }
 
-/** Which token the user points at: lines from a source, or lines into a target. */
-export type Focus = { side: "source" | "target"; index: number } | null;
+/**
+ * Which token the view centres on: lines from a source or into a target (hover), or both
+ * (a pinned token: what it attends to and what attends to it).
+ */
+export type Focus = { side: "source" | "target" | "both"; index: number } | null;
 
 /** Lines of one colour and one opacity level: pairs of [source index, target index]. */
 export interface LineGroup {
@@ -60,6 +63,7 @@ export function groupLines(
     const targets = focus?.side === "target" ? [focus.index] : range(n);
     for (const i of sources) {
       for (const j of targets) {
+        if (focus?.side === "both" && i !== focus.index && j !== focus.index) continue;
         const w = block.weight(layer, head, i, j);
         if (w < MIN_DRAWN_WEIGHT) continue;
         const level = Math.max(1, Math.round(w * OPACITY_LEVELS));
@@ -75,12 +79,15 @@ export function groupLines(
   return groups;
 }
 
-/** Weights shown beside the other column while a token is focused (mean over shown heads). */
+/**
+ * Weights shown beside the other column while a token is focused (mean over shown heads):
+ * for a source, what it attends to; for a target, what attends to it.
+ */
 export function focusWeights(
   block: AttentionBlock,
   layer: number,
   heads: number[],
-  focus: Exclude<Focus, null>,
+  focus: { side: "source" | "target"; index: number },
 ): number[] {
   const n = block.meta.n;
   return range(n).map((k) => {

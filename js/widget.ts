@@ -1,8 +1,10 @@
 /**
- * Front end of AttentionWidget: a bertviz-style head view that redraws as the user types.
+ * Front end of AttentionWidget: the controls, the watchdog, and three views that redraw as the
+ * user types: the bertviz-style head view (drawn here), the matrix view (matrix-view.ts) and
+ * the model view (model-view.ts), with the pinned token's strip (token-strip.ts) below.
  *
- * Test hooks (documented in the README): `.gw-root[data-status][data-rendered-text]`,
- * `.gw-text`, `.gw-token[data-index][data-side]`.
+ * Test hooks (documented in the README): `.gw-root[data-status][data-rendered-text][data-view]`,
+ * `.gw-text`, `.gw-token[data-index][data-side]`, `.gw-view-tab[data-view]`, `.gw-thumb`.
  */
 import type { AnyModel, RenderProps } from "@anywidget/types";
 import {
@@ -15,9 +17,19 @@ import {
   rowCentre,
   type Focus,
 } from "./layout";
+import type { Scale } from "./colour";
 import { headViewSvg, imageSize, svgToPng, type HeadViewImage } from "./image";
-import type { Status, WidgetModel } from "./model";
-import { AttentionBlock, decodeAttention } from "./wire";
+import { MatrixView } from "./matrix-view";
+import type { Statistic, Status, ViewName, WidgetModel } from "./model";
+import { ModelView, STATISTIC_LABELS } from "./model-view";
+import { TokenStrip } from "./token-strip";
+import {
+  AttentionBlock,
+  decodeAttention,
+  decodeStrips,
+  stripsFromBlock,
+  type AttentionMeta,
+} from "./wire";
 
 const LINE_AREA_WIDTH = 180;
 /** Text waiting this long for its result: ask the kernel whether it is there at all. */
@@ -35,6 +47,30 @@ function element<K extends keyof HTMLElementTagNameMap>(
   parent?.appendChild(node);
   return node;
 }
+
+function checkbox(label: string, className: string, parent: HTMLElement, title: string) {
+  const wrap = element("label", `${className}-label`, parent);
+  const input = element("input", className, wrap);
+  input.type = "checkbox";
+  wrap.append(` ${label}`);
+  wrap.title = title;
+  return input;
+}
+
+function select(label: string, className: string, parent: HTMLElement, options: Record<string, string>) {
+  const wrap = element("label", `${className}-label`, parent);
+  wrap.append(`${label} `);
+  const input = element("select", className, wrap);
+  for (const [value, text] of Object.entries(options)) {
+    const option = element("option", "", input);
+    option.value = value;
+    option.textContent = text;
+  }
+  return input;
+}
+
+const VIEW_LABELS: Record<ViewName, string> = { head: "Head", matrix: "Matrix", model: "Model" };
+const SCALE_LABELS: Record<Scale, string> = { linear: "linear", log: "log", power: "power (√)" };
 
 function slider(label: string, className: string, parent: HTMLElement) {
   const wrap = element("label", "gw-slider", parent);
@@ -55,13 +91,23 @@ interface ExportRequest {
 }
 
 /** Everything on screen for one view of the widget. */
-class HeadView {
+class AttentionView {
   readonly root: HTMLDivElement;
   private readonly textBox: HTMLTextAreaElement;
   private readonly layer: ReturnType<typeof slider>;
   private readonly head: ReturnType<typeof slider>;
   private readonly allHeads: HTMLInputElement;
   private readonly prompt: HTMLSelectElement;
+  private readonly tabs: HTMLButtonElement[];
+  private readonly hideSpecial: HTMLInputElement;
+  private readonly mergeWords: HTMLInputElement;
+  private readonly scale: HTMLSelectElement;
+  private readonly statistic: HTMLSelectElement;
+  private readonly renormalisedBadge: HTMLSpanElement;
+  private readonly headPane: HTMLDivElement;
+  private readonly matrix: MatrixView;
+  private readonly modelGrid: ModelView;
+  private readonly strip: TokenStrip;
   private readonly statusBadge: HTMLSpanElement;
   private readonly info: HTMLSpanElement;
   private readonly progress: HTMLSpanElement;
@@ -103,6 +149,33 @@ class HeadView {
     promptLabel.append("Prompt ");
     this.prompt = element("select", "gw-prompt", promptLabel);
 
+    const options = element("div", "gw-options", controls);
+    const tabs = element("div", "gw-tabs", options);
+    tabs.setAttribute("role", "tablist");
+    this.tabs = (Object.keys(VIEW_LABELS) as ViewName[]).map((name) => {
+      const tab = element("button", "gw-view-tab", tabs);
+      tab.type = "button";
+      tab.dataset.view = name;
+      tab.textContent = VIEW_LABELS[name];
+      tab.setAttribute("role", "tab");
+      tab.addEventListener("click", () => this.setOption("view", name));
+      return tab;
+    });
+    this.hideSpecial = checkbox(
+      "hide special & prompt tokens", "gw-hide-special", options,
+      "Hide <bos>, <eos> and prompt tokens; the other rows are renormalised to sum to 1.",
+    );
+    this.mergeWords = checkbox(
+      "words", "gw-merge-words", options,
+      "Merge sub-word pieces into words: sum over attended pieces, mean over attending pieces.",
+    );
+    this.scale = select("Colour scale", "gw-scale", options, SCALE_LABELS);
+    this.statistic = select("Statistic", "gw-statistic", options, STATISTIC_LABELS);
+    this.renormalisedBadge = element("span", "gw-renormalised", options);
+    this.renormalisedBadge.textContent = "renormalised";
+    this.renormalisedBadge.title =
+      "Special and prompt tokens are hidden: each row is the share of attention given to the shown tokens.";
+
     const statusLine = element("div", "gw-status-line", this.root);
     this.statusBadge = element("span", "gw-status", statusLine);
     this.progress = element("span", "gw-progress", statusLine);
@@ -127,10 +200,23 @@ class HeadView {
     this.root.dataset.kernel = "alive";
 
     const view = element("div", "gw-view", this.root);
-    this.sources = element("div", "gw-column gw-sources", view);
-    this.canvas = element("canvas", "gw-lines", view);
-    this.targets = element("div", "gw-column gw-targets", view);
+    this.headPane = element("div", "gw-head-view", view);
+    this.sources = element("div", "gw-column gw-sources", this.headPane);
+    this.canvas = element("canvas", "gw-lines", this.headPane);
+    this.targets = element("div", "gw-column gw-targets", this.headPane);
     this.canvas.style.width = `${LINE_AREA_WIDTH}px`;
+    this.matrix = new MatrixView((row) => this.togglePin(row));
+    this.modelGrid = new ModelView((layer, head) => {
+      this.model.set("layer", layer);
+      this.model.set("head", head);
+      this.model.set("all_heads", false);
+      this.model.set("view", "head");
+      this.model.save_changes();
+      this.refresh();
+    });
+    view.append(this.matrix.root, this.modelGrid.root);
+    this.strip = new TokenStrip(() => this.togglePin(-1));
+    this.root.appendChild(this.strip.root);
 
     this.textBox.value = model.get("text");
     this.listen();
@@ -176,12 +262,13 @@ class HeadView {
     const heads = headsShown(m.get("head"), m.get("all_heads"), this.block.meta.heads);
     const style = getComputedStyle(this.root);
     const headLabel = m.get("all_heads") ? "all heads" : `head ${m.get("head")}`;
+    const kinds = m.get("view_kinds") ?? [];
     return {
       title: `${m.get("model_info") || m.get("model")} · layer ${layer} · ${headLabel}`,
       tokens: this.drawnTokens,
-      special: m.get("special"),
-      inPrompt: m.get("prompt_mask") ?? [],
-      groups: groupLines(this.block, layer, heads, this.focus),
+      special: kinds.map((kind) => kind === "special"),
+      inPrompt: kinds.map((kind) => kind === "prompt"),
+      groups: groupLines(this.block, layer, heads, this.currentFocus()),
       lineAreaWidth: LINE_AREA_WIDTH,
       colours: {
         foreground: style.getPropertyValue("--gw-fg").trim() || "#1f1f1f",
@@ -246,11 +333,13 @@ class HeadView {
       this.model.save_changes();
       this.refresh();
     });
-    this.allHeads.addEventListener("change", () => {
-      this.model.set("all_heads", this.allHeads.checked);
-      this.model.save_changes();
-      this.refresh();
-    });
+    this.allHeads.addEventListener("change", () => this.setOption("all_heads", this.allHeads.checked));
+    this.hideSpecial.addEventListener("change", () => this.setOption("hide_special", this.hideSpecial.checked));
+    this.mergeWords.addEventListener("change", () => this.setOption("merge_words", this.mergeWords.checked));
+    this.scale.addEventListener("change", () => this.setOption("scale", this.scale.value as Scale));
+    this.statistic.addEventListener("change", () =>
+      this.setOption("statistic", this.statistic.value as Statistic),
+    );
     for (const [column, side] of [
       [this.sources, "source"],
       [this.targets, "target"],
@@ -265,7 +354,28 @@ class HeadView {
         this.focus = null;
         this.refresh();
       });
+      column.addEventListener("click", (event) => {
+        const token = (event.target as HTMLElement).closest<HTMLElement>(".gw-token");
+        if (token) this.togglePin(Number(token.dataset.index));
+      });
     }
+  }
+
+  private setOption<K extends "view" | "all_heads" | "hide_special" | "merge_words" | "scale" | "statistic">(
+    name: K,
+    value: WidgetModel[K],
+  ): void {
+    this.model.set(name, value);
+    this.model.save_changes();
+    this.refresh();
+  }
+
+  /** Pin a row (click), unpin it (click it again), or unpin with -1. */
+  private togglePin(row: number): void {
+    const next = row === this.model.get("selected_token") ? -1 : row;
+    this.model.set("selected_token", next);
+    this.model.save_changes();
+    this.refresh();
   }
 
   private setNumber(name: "layer" | "head", input: HTMLInputElement): void {
@@ -310,11 +420,15 @@ class HeadView {
 
     this.syncPrompts();
     this.syncEditable();
+    this.syncOptions();
     const kernelStatus = m.get("status");
-    // A result for text the box no longer holds (or another prompt) is never drawn.
+    // A result for text the box no longer holds (or another prompt, or other rows) is never drawn.
+    const meta = m.get("_attention_meta") as Partial<AttentionMeta>;
     const current =
       m.get("rendered_text") === this.textBox.value &&
-      m.get("rendered_prompt") === m.get("prompt");
+      m.get("rendered_prompt") === m.get("prompt") &&
+      (meta.hide_special ?? false) === m.get("hide_special") &&
+      (meta.merge_words ?? false) === m.get("merge_words");
     let status: Status = kernelStatus;
     if (kernelStatus === "ready" && !current) status = "running";
     this.showStatus(status);
@@ -322,14 +436,95 @@ class HeadView {
     if (current && kernelStatus !== "error") {
       this.takeResult();
     }
+    const view = m.get("view") ?? "head";
+    this.root.dataset.view = view;
+    this.headPane.hidden = view !== "head";
+    this.matrix.root.hidden = view !== "matrix";
+    this.modelGrid.root.hidden = view !== "model";
     const canShowLayer = this.block?.hasLayer(layer) ?? false;
-    this.root.classList.toggle("gw-stale", !current || !canShowLayer);
-    if (this.block && canShowLayer) {
-      const heads = headsShown(head, allHeads, this.block.meta.heads);
+    const canShow = view === "model" ? this.modelMaps() !== null : canShowLayer;
+    this.root.classList.toggle("gw-stale", !current || !canShow);
+    const pinned = this.pinned();
+    this.renormalisedBadge.hidden = !(this.block && m.get("renormalised"));
+    if (!this.block) {
+      this.strip.root.hidden = true;
+      return;
+    }
+    const heads = headsShown(head, allHeads, this.block.meta.heads);
+    if (view === "head" && canShowLayer) {
       this.drawLines(layer, heads);
       this.drawWeights(layer, heads);
       this.drawLegend(heads);
+    } else if (view === "matrix" && canShowLayer) {
+      const scale = m.get("scale") ?? "linear";
+      this.matrix.draw({ block: this.block, layer, heads, tokens: this.drawnTokens, scale, pinned });
+    } else if (view === "model") {
+      const maps = this.modelMaps();
+      if (maps) {
+        this.modelGrid.draw({
+          maps,
+          layers: numLayers,
+          heads: numHeads,
+          kvHeads: m.get("num_kv_heads") ?? numHeads,
+          layerTypes: m.get("layer_types") ?? [],
+          stats: m.get("head_stats") ?? {},
+          statistic: m.get("statistic") ?? "entropy",
+          scale: m.get("scale") ?? "linear",
+          selected: { layer, head, allHeads },
+        });
+      }
     }
+    this.drawStrip(pinned);
+  }
+
+  /** The pinned row of the drawn tokens, or -1. */
+  private pinned(): number {
+    const row = this.model.get("selected_token") ?? -1;
+    return row >= 0 && row < this.drawnTokens.length ? row : -1;
+  }
+
+  /** Maps of every layer for the model view: the attention itself, or the kernel's thumbnails. */
+  private modelMaps(): AttentionBlock | null {
+    const m = this.model;
+    if (this.block?.hasAllLayers(m.get("num_layers"))) return this.block;
+    const meta = m.get("_thumbnail_meta");
+    const maps = decodeAttention(m.get("_thumbnail_buffer"), "layers" in meta ? meta : null);
+    return maps?.hasAllLayers(m.get("num_layers")) ? maps : null;
+  }
+
+  /** The pinned token in every layer and head, from the attention when it holds every layer. */
+  private drawStrip(pinned: number): void {
+    const m = this.model;
+    let strips = null;
+    if (pinned >= 0 && this.block?.hasAllLayers(m.get("num_layers"))) {
+      strips = stripsFromBlock(this.block, pinned, m.get("num_layers"));
+    } else if (pinned >= 0) {
+      const meta = m.get("_token_meta");
+      const sent = decodeStrips(m.get("_token_buffer"), "index" in meta ? meta : null);
+      if (sent?.index === pinned && sent.n === this.drawnTokens.length) strips = sent;
+    }
+    this.strip.root.hidden = strips === null;
+    if (strips) this.strip.draw(strips, this.drawnTokens, m.get("scale") ?? "linear");
+  }
+
+  private syncOptions(): void {
+    const m = this.model;
+    const view = m.get("view") ?? "head";
+    for (const tab of this.tabs) {
+      const active = tab.dataset.view === view;
+      tab.classList.toggle("gw-active", active);
+      tab.setAttribute("aria-selected", String(active));
+    }
+    this.hideSpecial.checked = m.get("hide_special") ?? false;
+    this.mergeWords.checked = m.get("merge_words") ?? false;
+    this.scale.value = m.get("scale") ?? "linear";
+    this.statistic.value = m.get("statistic") ?? "entropy";
+    this.scale.parentElement!.hidden = view === "head";
+    this.statistic.parentElement!.hidden = view !== "model";
+    // Without a kernel (standalone page) nobody can recompute the rows.
+    const standalone = m.get("_standalone") ?? false;
+    this.hideSpecial.disabled = standalone;
+    this.mergeWords.disabled = standalone;
   }
 
   private syncControls(
@@ -404,7 +599,7 @@ class HeadView {
   private takeResult(): void {
     const m = this.model;
     const meta = m.get("_attention_meta");
-    const tokens = m.get("tokens");
+    const tokens = m.get("view_tokens") ?? m.get("tokens");
     const block = decodeAttention(m.get("_attention_buffer"), "layers" in meta ? meta : null);
     if (!block || block.meta.n !== tokens.length) return; // tokens and attention disagree: wait
     this.block = block;
@@ -412,7 +607,7 @@ class HeadView {
     if (tokens !== this.drawnTokens) {
       this.drawnTokens = tokens;
       this.focus = null;
-      const kinds = { special: m.get("special"), prompt: m.get("prompt_mask") ?? [] };
+      const kinds = m.get("view_kinds") ?? [];
       this.fillColumn(this.sources, tokens, kinds, "source");
       this.fillColumn(this.targets, tokens, kinds, "target");
       this.sizeCanvas(tokens.length);
@@ -422,7 +617,7 @@ class HeadView {
   private fillColumn(
     column: HTMLElement,
     tokens: string[],
-    kinds: { special: boolean[]; prompt: boolean[] },
+    kinds: string[],
     side: "source" | "target",
   ): void {
     column.replaceChildren(
@@ -431,8 +626,8 @@ class HeadView {
         node.dataset.index = String(index);
         node.dataset.side = side;
         node.style.height = `${ROW_HEIGHT}px`;
-        node.classList.toggle("gw-special", Boolean(kinds.special[index]));
-        node.classList.toggle("gw-in-prompt", Boolean(kinds.prompt[index]));
+        node.classList.toggle("gw-special", kinds[index] === "special");
+        node.classList.toggle("gw-in-prompt", kinds[index] === "prompt");
         const label = element("span", "gw-token-text", node);
         label.textContent = displayToken(token);
         node.title = JSON.stringify(token);
@@ -457,7 +652,7 @@ class HeadView {
     context.setTransform(ratio, 0, 0, ratio, 0, 0);
     context.clearRect(0, 0, LINE_AREA_WIDTH, this.canvas.height / ratio);
     context.lineWidth = 2;
-    for (const group of groupLines(this.block, layer, heads, this.focus)) {
+    for (const group of groupLines(this.block, layer, heads, this.currentFocus())) {
       context.strokeStyle = headColour(group.head);
       context.globalAlpha = group.opacity;
       context.beginPath();
@@ -470,19 +665,32 @@ class HeadView {
     context.globalAlpha = 1;
   }
 
-  /** While a token is focused, show the weights on the other side and highlight it. */
+  /** The token hovered, else the one pinned (both directions), else none. */
+  private currentFocus(): Focus {
+    const pinned = this.pinned();
+    return this.focus ?? (pinned >= 0 ? { side: "both", index: pinned } : null);
+  }
+
+  /**
+   * While a token is focused, highlight it and write the weights in the other column: for a
+   * source what it attends to, for a target what attends to it, for a pinned token both.
+   */
   private drawWeights(layer: number, heads: number[]): void {
-    const focus = this.focus;
-    const weights = focus && this.block ? focusWeights(this.block, layer, heads, focus) : null;
-    for (const [column, side] of [
-      [this.sources, "source"],
-      [this.targets, "target"],
+    const focus = this.currentFocus();
+    const pinned = this.pinned();
+    for (const [column, side, other] of [
+      [this.sources, "source", "target"],
+      [this.targets, "target", "source"],
     ] as const) {
-      const showsWeights = focus !== null && focus.side !== side;
+      // This column shows the weights of a token focused on the other side.
+      const shows = focus !== null && this.block && (focus.side === other || focus.side === "both");
+      const weights = shows ? focusWeights(this.block!, layer, heads, { side: other, index: focus!.index }) : null;
       column.querySelectorAll<HTMLElement>(".gw-token").forEach((node, index) => {
-        node.classList.toggle("gw-focused", focus?.side === side && focus.index === index);
+        const focused = focus !== null && (focus.side === side || focus.side === "both") && focus.index === index;
+        node.classList.toggle("gw-focused", focused);
+        node.classList.toggle("gw-pinned", index === pinned);
         const weight = node.querySelector<HTMLElement>(".gw-weight");
-        if (weight) weight.textContent = showsWeights && weights ? weights[index].toFixed(3) : "";
+        if (weight) weight.textContent = weights ? weights[index].toFixed(3) : "";
       });
     }
   }
@@ -504,15 +712,21 @@ class HeadView {
 }
 
 function render({ model, el }: RenderProps<WidgetModel>): () => void {
-  const view = new HeadView(model, el);
+  const view = new AttentionView(model, el);
   // Traits only the kernel sets: a change to one of them is also a sign of life.
   const kernelOwned = [
     "status", "error", "error_fix", "notice", "tokens", "special", "prompt_mask", "rendered_text",
     "rendered_prompt", "prompts", "num_layers", "num_heads", "model_info", "editable", "progress",
-    "_attention_buffer", "_attention_meta",
+    "view_tokens", "view_kinds", "renormalised", "head_stats", "layer_types", "num_kv_heads",
+    "_attention_buffer", "_attention_meta", "_thumbnail_buffer", "_thumbnail_meta",
+    "_token_buffer", "_token_meta",
   ].map((name) => `change:${name}`);
+  const userSet = [
+    "text", "layer", "head", "all_heads", "prompt", "view", "selected_token", "hide_special",
+    "merge_words", "scale", "statistic",
+  ];
   const events = [
-    ...["text", "layer", "head", "all_heads", "prompt"].map((name) => `change:${name}`),
+    ...userSet.map((name) => `change:${name}`),
     ...kernelOwned,
   ];
   for (const event of events) model.on(event, view.onModelChange);

@@ -12,6 +12,17 @@ export interface AttentionMeta {
   heads: number;
   n: number;
   dtype: "uint16";
+  /** The view options the rows were made with (gemma_widget/projection.py). */
+  hide_special?: boolean;
+  merge_words?: boolean;
+}
+
+/** Describes `_token_buffer`: `[2, layers, heads, n]`, the pinned row and column. */
+export interface StripMeta {
+  index: number;
+  layers: number;
+  heads: number;
+  n: number;
 }
 
 /** Attention weights of the layers that reached the front end. */
@@ -23,6 +34,11 @@ export class AttentionBlock {
 
   hasLayer(layer: number): boolean {
     return layer >= this.meta.layers[0] && layer < this.meta.layers[1];
+  }
+
+  /** True when every one of `numLayers` layers is here (no need to ask the kernel). */
+  hasAllLayers(numLayers: number): boolean {
+    return this.meta.layers[0] === 0 && this.meta.layers[1] >= numLayers;
   }
 
   /** Weight with which token `i` attends to token `j`. */
@@ -58,4 +74,41 @@ export function decodeAttention(
     throw new Error(`attention buffer holds ${values.length} values, meta says ${expected}`);
   }
   return new AttentionBlock(meta as AttentionMeta, values);
+}
+
+/** How the pinned token attends in every layer and head: "out" its row, "in" its column. */
+export interface TokenStrips {
+  index: number;
+  layers: number;
+  heads: number;
+  n: number;
+  weight(direction: "out" | "in", layer: number, head: number, k: number): number;
+}
+
+/** The pinned token's strips, from attention that holds every layer. */
+export function stripsFromBlock(block: AttentionBlock, index: number, layers: number): TokenStrips {
+  const { heads, n } = block.meta;
+  return {
+    index, layers, heads, n,
+    weight: (direction, layer, head, k) =>
+      direction === "out" ? block.weight(layer, head, index, k) : block.weight(layer, head, k, index),
+  };
+}
+
+/** Decode `_token_buffer`; null when there is none. */
+export function decodeStrips(
+  bytes: Bytes | null | undefined,
+  meta: Partial<StripMeta> | null | undefined,
+): TokenStrips | null {
+  if (!bytes || !meta || meta.index === undefined || bytes.byteLength === 0) return null;
+  const values = asUint16(bytes);
+  const { index, layers = 0, heads = 0, n = 0 } = meta;
+  if (values.length !== 2 * layers * heads * n) {
+    throw new Error(`token buffer holds ${values.length} values, meta says ${2 * layers * heads * n}`);
+  }
+  return {
+    index, layers, heads, n,
+    weight: (direction, layer, head, k) =>
+      values[(((direction === "out" ? 0 : 1) * layers + layer) * heads + head) * n + k] / SCALE,
+  };
 }

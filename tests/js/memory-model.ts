@@ -21,6 +21,10 @@ export class MemoryModel {
       status: "loading", error: "",
       error_fix: "", notice: "", tokens: [], special: [], rendered_text: "", num_layers: 0,
       num_heads: 0, model_info: "", editable: true, progress: "", _attention_buffer: null, _attention_meta: {},
+      view: "head", selected_token: -1, hide_special: false, merge_words: false, scale: "linear",
+      statistic: "entropy", view_tokens: [], view_kinds: [], renormalised: false, head_stats: {},
+      layer_types: [], num_kv_heads: 0, _thumbnail_buffer: null, _thumbnail_meta: {},
+      _token_buffer: null, _token_meta: {},
       ...state,
     };
   }
@@ -64,8 +68,10 @@ export class MemoryModel {
 export function resultFor(text: string, tokens: string[]): Partial<WidgetModel> {
   const n = tokens.length;
   const { bytes, meta } = encode([[diagonalHead(n, 0.5), diagonalHead(n, 0.9)]]);
+  const special = tokens.map((t) => t === "<bos>");
   return {
-    status: "ready", rendered_text: text, tokens, special: tokens.map((t) => t === "<bos>"),
+    status: "ready", rendered_text: text, tokens, special, view_tokens: tokens,
+    view_kinds: special.map((s) => (s ? "special" : "text")),
     num_layers: 1, num_heads: 2, _attention_buffer: bytes, _attention_meta: meta,
   };
 }

@@ -112,6 +112,7 @@ describe("head view", () => {
     model.kernelSets({
       ...resultFor("a", ["<bos>", "task", ":", " a"]),
       prompt_mask: [false, true, true, false],
+      view_kinds: ["special", "prompt", "prompt", "text"],
       rendered_prompt: "query",
     });
     await nextFrame();

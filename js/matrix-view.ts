@@ -1,0 +1,145 @@
+/**
+ * The matrix view: one layer's attention (one head, or the mean of all heads) as a heatmap with
+ * the tokens on both axes and the exact weight under the pointer. Long texts draw one pixel a
+ * cell and let the browser shrink the picture; the readout always reads the exact value.
+ */
+import { paintGrid, type Scale } from "./colour";
+import { displayToken } from "./layout";
+import type { AttentionBlock } from "./wire";
+
+/** Largest side of the map on screen, in CSS pixels. */
+export const MATRIX_SIDE = 480;
+/** Below this many pixels a cell, labels would overlap: the axes go unlabelled (hover reads). */
+export const MIN_LABELLED_CELL = 10;
+
+export interface MatrixInput {
+  block: AttentionBlock;
+  layer: number;
+  heads: number[];
+  tokens: string[];
+  scale: Scale;
+  pinned: number;
+}
+
+export class MatrixView {
+  readonly root: HTMLDivElement;
+  private readonly canvas: HTMLCanvasElement;
+  private readonly rowLabels: HTMLDivElement;
+  private readonly colLabels: HTMLDivElement;
+  private readonly readout: HTMLDivElement;
+  private readonly pin: HTMLDivElement;
+  private input: MatrixInput | null = null;
+  private drawnKey = "";
+
+  constructor(private readonly onPick: (row: number) => void) {
+    this.root = document.createElement("div");
+    this.root.className = "gw-matrix";
+    this.readout = this.child("div", "gw-matrix-readout");
+    this.readout.textContent = "Point at a cell to read its weight; click to pin its row.";
+    const grid = this.child("div", "gw-matrix-grid");
+    grid.appendChild(document.createElement("div")); // corner
+    this.colLabels = document.createElement("div");
+    this.colLabels.className = "gw-matrix-cols";
+    grid.appendChild(this.colLabels);
+    this.rowLabels = document.createElement("div");
+    this.rowLabels.className = "gw-matrix-rows";
+    grid.appendChild(this.rowLabels);
+    const frame = document.createElement("div");
+    frame.className = "gw-matrix-frame";
+    grid.appendChild(frame);
+    this.canvas = document.createElement("canvas");
+    this.canvas.className = "gw-matrix-canvas";
+    frame.appendChild(this.canvas);
+    this.pin = document.createElement("div");
+    this.pin.className = "gw-matrix-pin";
+    frame.appendChild(this.pin);
+    this.canvas.addEventListener("mousemove", (event) => this.hover(event));
+    this.canvas.addEventListener("click", (event) => {
+      const cell = this.cellAt(event);
+      if (cell) this.onPick(cell.i);
+    });
+  }
+
+  private child<K extends keyof HTMLElementTagNameMap>(tag: K, className: string) {
+    const node = document.createElement(tag);
+    node.className = className;
+    this.root.appendChild(node);
+    return node;
+  }
+
+  /** Cell side in CSS pixels for `n` tokens. */
+  static cellSize(n: number): number {
+    return n ? Math.min(22, MATRIX_SIDE / n) : 0;
+  }
+
+  draw(input: MatrixInput): void {
+    this.input = input;
+    const { block, layer, heads, tokens, scale } = input;
+    const n = tokens.length;
+    const cell = MatrixView.cellSize(n);
+    const key = [block.meta.n, layer, heads.join(","), scale, tokens.join("\u0000")].join("|");
+    if (key !== this.drawnKey) {
+      this.drawnKey = key;
+      paintGrid(this.canvas, n, n, (i, j) => meanWeight(block, layer, heads, i, j), scale);
+      this.canvas.style.width = this.canvas.style.height = `${n * cell}px`;
+      this.canvas.dataset.n = String(n);
+      const labelled = cell >= MIN_LABELLED_CELL;
+      this.root.classList.toggle("gw-matrix-unlabelled", !labelled);
+      for (const [axis, side] of [
+        [this.rowLabels, "row"],
+        [this.colLabels, "col"],
+      ] as const) {
+        axis.replaceChildren(
+          ...(labelled ? tokens : []).map((token, index) => {
+            const label = document.createElement("div");
+            label.className = `gw-matrix-label gw-matrix-${side}-label`;
+            label.style[side === "row" ? "height" : "width"] = `${cell}px`;
+            label.textContent = displayToken(token);
+            label.title = `${index}: ${JSON.stringify(token)}`;
+            return label;
+          }),
+        );
+      }
+    }
+    const pinned = input.pinned >= 0 && input.pinned < n;
+    this.pin.hidden = !pinned;
+    if (pinned) {
+      this.pin.style.top = `${input.pinned * cell}px`;
+      this.pin.style.height = `${cell}px`;
+      this.pin.style.width = `${n * cell}px`;
+    }
+  }
+
+  private cellAt(event: MouseEvent): { i: number; j: number } | null {
+    const n = this.input?.tokens.length ?? 0;
+    const box = this.canvas.getBoundingClientRect();
+    if (!n || box.width === 0) return null;
+    const j = Math.floor(((event.clientX - box.left) / box.width) * n);
+    const i = Math.floor(((event.clientY - box.top) / box.height) * n);
+    return i >= 0 && j >= 0 && i < n && j < n ? { i, j } : null;
+  }
+
+  private hover(event: MouseEvent): void {
+    const cell = this.cellAt(event);
+    if (!cell || !this.input) return;
+    const { block, layer, heads, tokens } = this.input;
+    const weight = meanWeight(block, layer, heads, cell.i, cell.j);
+    const headLabel = heads.length === 1 ? `head ${heads[0]}` : `mean of ${heads.length} heads`;
+    this.readout.textContent =
+      `${displayToken(tokens[cell.i])} [${cell.i}] → ${displayToken(tokens[cell.j])} [${cell.j}]: ` +
+      `${weight.toFixed(4)} (layer ${layer}, ${headLabel})`;
+  }
+}
+
+/** Weight from token i to token j, averaged over `heads`. */
+export function meanWeight(
+  block: AttentionBlock,
+  layer: number,
+  heads: number[],
+  i: number,
+  j: number,
+): number {
+  let sum = 0;
+  for (const head of heads) sum += block.weight(layer, head, i, j);
+  return heads.length ? sum / heads.length : 0;
+}

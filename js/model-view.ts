@@ -1,0 +1,139 @@
+/**
+ * The model view: every layer x head as a small map, each layer labelled with its attention
+ * type (sliding window or full, from the model config), each head with the chosen statistic.
+ * Clicking a map opens it in the head view.
+ */
+import { paintGrid, type Scale } from "./colour";
+import type { Statistic } from "./model";
+import type { AttentionBlock } from "./wire";
+
+/** Side of one map on screen, in CSS pixels. */
+export const THUMBNAIL_PIXELS = 64;
+
+export const STATISTIC_LABELS: Record<Statistic, string> = {
+  entropy: "entropy (nats)",
+  distance: "mean distance (tokens)",
+  sink: "share on special tokens",
+  right_to_left: "share right-to-left (to later tokens)",
+  left_to_right: "share left-to-right (to earlier tokens)",
+};
+
+export interface ModelInput {
+  /** Attention of every layer: the full maps, or the kernel's thumbnails for long texts. */
+  maps: AttentionBlock;
+  layers: number;
+  heads: number;
+  kvHeads: number;
+  layerTypes: string[];
+  stats: Partial<Record<Statistic, number[][]>>;
+  statistic: Statistic;
+  scale: Scale;
+  selected: { layer: number; head: number; allHeads: boolean };
+}
+
+/** "sliding_attention" -> "sliding window", "full_attention" -> "full". */
+export function layerTypeLabel(type: string | undefined): string {
+  if (!type) return "";
+  if (type.startsWith("sliding")) return "sliding window";
+  if (type.startsWith("full")) return "full";
+  return type.replace(/_/g, " ");
+}
+
+/** What the grid says about grouped-query attention, or "" when every head has its own. */
+export function sharingNote(heads: number, kvHeads: number): string {
+  if (!kvHeads || kvHeads >= heads) return "";
+  const perGroup = heads / kvHeads;
+  const shared = kvHeads === 1 ? "1 key/value head" : `${kvHeads} key/value heads`;
+  return `The ${heads} query heads of each layer share ${shared} (grouped-query attention` +
+    `${kvHeads > 1 ? `, ${perGroup} query heads per key/value head` : ""}): heads differ only in their queries.`;
+}
+
+export class ModelView {
+  readonly root: HTMLDivElement;
+  private readonly note: HTMLDivElement;
+  private readonly grid: HTMLDivElement;
+  private drawnKey = "";
+
+  constructor(private readonly onOpen: (layer: number, head: number) => void) {
+    this.root = document.createElement("div");
+    this.root.className = "gw-model";
+    this.note = document.createElement("div");
+    this.note.className = "gw-model-note";
+    this.grid = document.createElement("div");
+    this.grid.className = "gw-model-grid";
+    this.root.append(this.note, this.grid);
+    this.grid.addEventListener("click", (event) => {
+      const cell = (event.target as HTMLElement).closest<HTMLElement>(".gw-thumb");
+      if (cell) this.onOpen(Number(cell.dataset.layer), Number(cell.dataset.head));
+    });
+  }
+
+  draw(input: ModelInput): void {
+    const { maps, layers, heads, stats, statistic, scale } = input;
+    this.note.textContent = sharingNote(heads, input.kvHeads);
+    this.note.hidden = !this.note.textContent;
+    const key = [maps.meta.n, layers, heads, scale, statistic, input.layerTypes.join(",")].join("|");
+    if (key !== this.drawnKey || this.grid.dataset.maps !== mapsId(maps)) {
+      this.drawnKey = key;
+      this.grid.dataset.maps = mapsId(maps);
+      this.grid.style.gridTemplateColumns = `auto repeat(${heads}, ${THUMBNAIL_PIXELS}px)`;
+      const cells: HTMLElement[] = [];
+      const size = maps.meta.n;
+      for (let layer = 0; layer < layers; layer++) {
+        const label = document.createElement("div");
+        label.className = "gw-model-layer";
+        const type = layerTypeLabel(input.layerTypes[layer]);
+        label.textContent = `layer ${layer}`;
+        if (type) {
+          const kind = document.createElement("span");
+          kind.className = `gw-layer-type gw-layer-${type.startsWith("sliding") ? "sliding" : "full"}`;
+          kind.textContent = type;
+          label.append(" ", kind);
+        }
+        cells.push(label);
+        for (let head = 0; head < heads; head++) {
+          const cell = document.createElement("button");
+          cell.type = "button";
+          cell.className = "gw-thumb";
+          cell.dataset.layer = String(layer);
+          cell.dataset.head = String(head);
+          const canvas = document.createElement("canvas");
+          paintGrid(canvas, size, size, (i, j) => maps.weight(layer, head, i, j), scale);
+          canvas.style.width = canvas.style.height = `${THUMBNAIL_PIXELS}px`;
+          const value = stats[statistic]?.[layer]?.[head];
+          const caption = document.createElement("span");
+          caption.className = "gw-thumb-stat";
+          caption.textContent = value === undefined ? "" : value.toFixed(2);
+          cell.title = `layer ${layer}, head ${head}` + statTitle(stats, layer, head);
+          cell.append(canvas, caption);
+          cells.push(cell);
+        }
+      }
+      this.grid.replaceChildren(...cells);
+    }
+    const { layer, head, allHeads } = input.selected;
+    this.grid.querySelectorAll<HTMLElement>(".gw-thumb").forEach((cell) => {
+      const sameLayer = Number(cell.dataset.layer) === layer;
+      cell.classList.toggle("gw-thumb-selected", sameLayer && (allHeads || Number(cell.dataset.head) === head));
+    });
+  }
+}
+
+/** Every statistic of one head, for its tooltip. */
+function statTitle(stats: ModelInput["stats"], layer: number, head: number): string {
+  return Object.entries(STATISTIC_LABELS)
+    .map(([name, label]) => {
+      const value = stats[name as Statistic]?.[layer]?.[head];
+      return value === undefined ? "" : `\n${label}: ${value.toFixed(3)}`;
+    })
+    .join("");
+}
+
+/** Identity of a block, so a new result redraws the grid even with the same shape. */
+const ids = new WeakMap<AttentionBlock, string>();
+let nextId = 0;
+function mapsId(block: AttentionBlock): string {
+  let id = ids.get(block);
+  if (!id) ids.set(block, (id = String(++nextId)));
+  return id;
+}
