@@ -15,6 +15,7 @@ export class TokenStrip {
   readonly root: HTMLDivElement;
   private readonly title: HTMLDivElement;
   private readonly readout: HTMLDivElement;
+  private readonly axis: HTMLDivElement;
   private readonly canvases: Record<"out" | "in", HTMLCanvasElement>;
   private strips: TokenStrips | null = null;
   private tokens: string[] = [];
@@ -34,6 +35,9 @@ export class TokenStrip {
     header.append(this.title, unpin);
     const body = document.createElement("div");
     body.className = "gw-strip-body";
+    this.axis = document.createElement("div");
+    this.axis.className = "gw-strip-axis";
+    body.appendChild(this.axis);
     this.canvases = { out: document.createElement("canvas"), in: document.createElement("canvas") };
     for (const direction of ["out", "in"] as const) {
       const column = document.createElement("div");
@@ -59,6 +63,18 @@ export class TokenStrip {
     this.title.textContent =
       `Pinned: ${displayToken(tokens[index] ?? "")} [${index}], every layer (rows, top = layer 0) ` +
       `and head (${heads} rows a layer), every token (columns)`;
+    // Layer numbers beside the rows, as many as fit at a legible size.
+    const layerPixels = heads * STRIP_ROW_PIXELS;
+    const every = Math.ceil(12 / layerPixels);
+    this.axis.replaceChildren(
+      ...Array.from({ length: Math.ceil(layers / every) }, (_, k) => {
+        const tick = document.createElement("div");
+        tick.className = "gw-strip-tick";
+        tick.style.height = `${layerPixels * every}px`;
+        tick.textContent = `L${k * every}`;
+        return tick;
+      }),
+    );
     for (const direction of ["out", "in"] as const) {
       const canvas = this.canvases[direction];
       paintGrid(

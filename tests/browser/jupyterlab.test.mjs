@@ -5,7 +5,7 @@ import { after, before, test } from "node:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
-  SCREENSHOTS, drawnTokens, notebookSession, runCell, typeAndWaitForRedraw,
+  SCREENSHOTS, drawnTokens, notebookSession, runCell, typeAndWaitForRedraw, waitForView,
 } from "./harness.mjs";
 
 /** @type {Awaited<ReturnType<typeof notebookSession>>} */ let session;
@@ -108,4 +108,66 @@ test("the SVG button downloads the view, and Python saves PNG and SVG through th
     "print('PNG', open(png, 'rb').read(8) == b'\\x89PNG\\r\\n\\x1a\\n', 'SVG', open(svg).read().count('gw-image-token'))",
   ].join("\n"));
   await page.getByText(`PNG True SVG ${2 * tokens.length}`).waitFor({ timeout: 60_000 });
+});
+
+test("views switch in the browser and in Python; a pinned token shows its strip", async () => {
+  const root = page.locator(".gw-root").first();
+  const tokens = await drawnTokens(root);
+
+  await root.locator('.gw-view-tab[data-view="matrix"]').click();
+  await waitForView(page, "view", "matrix");
+  assert.equal(await root.locator(".gw-matrix-row-label").count(), tokens.length);
+  const canvas = root.locator("canvas.gw-matrix-canvas");
+  assert.equal(await canvas.getAttribute("data-n"), String(tokens.length));
+  const box = await canvas.boundingBox();
+  assert.ok(box);
+  await page.mouse.move(box.x + box.width * 0.9, box.y + 2); // row 0, a late column
+  const readout = (await root.locator(".gw-matrix-readout").textContent()) ?? "";
+  assert.match(readout, /^<bos> \[0\] → .+ \[\d+\]: 0\.\d{4} \(layer 1, head 1\)$/);
+  await root.locator(".gw-scale").selectOption("log");
+  await runCell(page, "print('view', w.view, 'scale', w.scale)");
+  await page.getByText("view matrix scale log").waitFor({ timeout: 30_000 });
+
+  await root.locator('.gw-view-tab[data-view="model"]').click();
+  await waitForView(page, "view", "model");
+  assert.equal(await root.locator(".gw-thumb").count(), 4 * 3);
+  const layerLabels = await root.locator(".gw-model-layer").allTextContents();
+  assert.deepEqual(layerLabels, [
+    "layer 0 sliding window", "layer 1 sliding window", "layer 2 sliding window", "layer 3 full",
+  ]);
+  assert.match(
+    (await root.locator(".gw-model-note").textContent()) ?? "",
+    /3 query heads of each layer share 1 key\/value head/,
+  );
+  await root.locator(".gw-statistic").selectOption("right_to_left");
+  const captions = await root.locator(".gw-thumb-stat").allTextContents();
+  assert.ok(captions.every((c) => Number(c) > 0), `right-to-left shares: ${captions}`);
+  await root.locator('.gw-thumb[data-layer="2"][data-head="1"]').click();
+  await waitForView(page, "view", "head");
+  assert.equal(await root.locator(".gw-layer").inputValue(), "2");
+
+  await root.locator('.gw-token[data-side="source"][data-index="2"]').click();
+  await root.locator(".gw-strip:not([hidden])").waitFor({ timeout: 10_000 });
+  assert.equal(await root.locator(".gw-token.gw-pinned").count(), 2);
+  await runCell(page, "print('python sees', w.view, w.layer, w.head, w.selected_token, w.statistic)");
+  await page.getByText("python sees head 2 1 2 right_to_left").waitFor({ timeout: 30_000 });
+
+  // From Python: words, without <bos>; the front end redraws and marks the renormalisation.
+  await runCell(page, "w.merge_words = True\nw.hide_special = True");
+  await page.waitForFunction(
+    () => document.querySelector('.gw-token[data-side="source"] .gw-token-text')?.textContent === "The",
+    null, { timeout: 30_000 },
+  );
+  assert.ok(await root.locator(".gw-renormalised").isVisible());
+  assert.ok(await root.locator(".gw-strip").isVisible(), "row 2 still exists: still pinned");
+  // Typing keeps working with the options on.
+  const typed = await typeAndWaitForRedraw(root, " Yes.");
+  const words = await drawnTokens(root);
+  assert.equal(words.at(-1), " Yes.");
+  assert.equal(words.join(""), typed.text);
+  await runCell(page, "w.merge_words = False\nw.hide_special = False\nw.selected_token = -1");
+  await page.waitForFunction(
+    () => document.querySelector('.gw-token[data-side="source"] .gw-token-text')?.textContent === "<bos>",
+    null, { timeout: 30_000 },
+  );
 });

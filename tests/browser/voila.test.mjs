@@ -106,4 +106,32 @@ describe("dashboard offline, where EmbeddingGemma cannot be had", () => {
     assert.equal(await root.locator(".gw-layer").getAttribute("max"), "17"); // 18 layers
     await root.screenshot({ path: join(SCREENSHOTS, "voila-offline-standin.png") });
   });
+
+  test("real weights in every view: matrix, model grid, pinned token (README screenshots)", async () => {
+    const root = page.locator(".gw-root");
+    await root.locator(".gw-layer").fill("5"); // a full-attention layer of Gemma 3 270M
+    await root.locator('.gw-view-tab[data-view="matrix"]').click();
+    await root.locator(".gw-scale").selectOption("log");
+    await waitForView(page, "view", "matrix");
+    assert.ok((await root.locator(".gw-matrix-row-label").count()) > 10);
+    await root.screenshot({ path: join(SCREENSHOTS, "matrix.png") });
+
+    await root.locator('.gw-view-tab[data-view="model"]').click();
+    await waitForView(page, "view", "model");
+    assert.equal(await root.locator(".gw-thumb").count(), 18 * 4);
+    // Gemma 3 270M: five sliding-window layers, then one full, repeated.
+    const types = await root.locator(".gw-model-layer .gw-layer-type").allTextContents();
+    assert.deepEqual(types.slice(0, 6), [...Array(5).fill("sliding window"), "full"]);
+    await root.locator(".gw-statistic").selectOption("sink");
+    await root.screenshot({ path: join(SCREENSHOTS, "model.png") });
+
+    await root.locator('.gw-thumb[data-layer="5"][data-head="0"]').click();
+    await waitForView(page, "view", "head");
+    const it = (await drawnTokens(root)).indexOf(" it");
+    assert.ok(it > 0);
+    await root.locator(`.gw-token[data-side="source"][data-index="${it}"]`).click();
+    await root.locator(".gw-strip:not([hidden])").waitFor();
+    await page.mouse.move(0, 0);
+    await root.screenshot({ path: join(SCREENSHOTS, "pinned.png") });
+  });
 });

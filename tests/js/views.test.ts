@@ -1,0 +1,146 @@
+/** The matrix and model views, the pinned token, and the view options, in jsdom. */
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { LOG_FLOOR, heat, scaled } from "../../js/colour";
+import { groupLines } from "../../js/layout";
+import { layerTypeLabel, sharingNote } from "../../js/model-view";
+import { SCALE, decodeAttention, decodeStrips, stripsFromBlock } from "../../js/wire";
+import { diagonalHead, encode } from "./fixtures";
+import { mount, nextFrame, resultFor } from "./memory-model";
+
+beforeEach(() => {
+  vi.spyOn(HTMLCanvasElement.prototype, "getContext").mockReturnValue(null);
+});
+
+afterEach(() => {
+  document.body.replaceChildren();
+  vi.restoreAllMocks();
+});
+
+describe("colour scales", () => {
+  it("maps weights linearly, logarithmically from LOG_FLOOR, or by a square root", () => {
+    expect(scaled(0.25, "linear")).toBe(0.25);
+    expect(scaled(0.25, "power")).toBeCloseTo(0.5);
+    expect(scaled(1, "log")).toBeCloseTo(1);
+    expect(scaled(0.01, "log")).toBeCloseTo(0.5); // halfway between 1e-4 and 1 in decades
+    expect(scaled(LOG_FLOOR / 2, "log")).toBe(0);
+    expect(scaled(1.5, "linear")).toBe(1);
+  });
+
+  it("runs from near white to dark blue", () => {
+    expect(heat(0)).toEqual([247, 251, 255]);
+    expect(heat(1)).toEqual([8, 48, 107]);
+  });
+});
+
+describe("model view words", () => {
+  it("labels layer types and grouped-query attention from the config", () => {
+    expect(layerTypeLabel("sliding_attention")).toBe("sliding window");
+    expect(layerTypeLabel("full_attention")).toBe("full");
+    expect(layerTypeLabel(undefined)).toBe("");
+    expect(sharingNote(3, 1)).toContain("3 query heads of each layer share 1 key/value head");
+    expect(sharingNote(8, 2)).toContain("4 query heads per key/value head");
+    expect(sharingNote(12, 12)).toBe("");
+  });
+});
+
+describe("pinned token", () => {
+  const encoded = encode([[diagonalHead(3, 0.5)], [diagonalHead(3, 0.8)]]);
+  const block = decodeAttention(encoded.bytes, encoded.meta)!;
+
+  it("draws lines leaving and entering the pinned token only", () => {
+    const pairs = groupLines(block, 0, [0], { side: "both", index: 1 }).flatMap((g) => g.pairs);
+    expect(pairs.every(([i, j]) => i === 1 || j === 1)).toBe(true);
+    expect(pairs).toHaveLength(5); // 1->0,1->1,1->2 and 0->1,2->1
+  });
+
+  it("reads strips from the attention or from the kernel's buffer alike", () => {
+    const fromBlock = stripsFromBlock(block, 2, 2);
+    expect(fromBlock.weight("out", 1, 0, 2)).toBeCloseTo(0.8, 4);
+    expect(fromBlock.weight("in", 1, 0, 0)).toBeCloseTo(0.1, 4);
+    // [2 directions, 2 layers, 1 head, 3 tokens], as gemma_widget/projection.token_strips
+    const values = new Uint16Array(12);
+    for (let k = 0; k < 3; k++) {
+      values[k] = fromBlock.weight("out", 0, 0, k) * SCALE;
+      values[3 + k] = fromBlock.weight("out", 1, 0, k) * SCALE;
+      values[6 + k] = fromBlock.weight("in", 0, 0, k) * SCALE;
+      values[9 + k] = fromBlock.weight("in", 1, 0, k) * SCALE;
+    }
+    const sent = decodeStrips(new DataView(values.buffer), { index: 2, layers: 2, heads: 1, n: 3 })!;
+    for (const direction of ["out", "in"] as const)
+      for (let k = 0; k < 3; k++)
+        expect(sent.weight(direction, 1, 0, k)).toBeCloseTo(fromBlock.weight(direction, 1, 0, k), 4);
+    expect(decodeStrips(new DataView(new ArrayBuffer(0)), {})).toBeNull();
+  });
+});
+
+describe("views in the widget", () => {
+  const tokens = ["<bos>", "a", " b"];
+
+  it("switches views from the tabs and shows one pane at a time", async () => {
+    const { model, root } = await mount({ text: "a b", ...resultFor("a b", tokens) });
+    expect(root.dataset.view).toBe("head");
+    root.querySelector<HTMLButtonElement>('.gw-view-tab[data-view="matrix"]')!.click();
+    expect(model.saved.at(-1)).toEqual({ view: "matrix" });
+    await nextFrame();
+    expect(root.dataset.view).toBe("matrix");
+    expect(root.querySelector<HTMLElement>(".gw-matrix")!.hidden).toBe(false);
+    expect(root.querySelector<HTMLElement>(".gw-head-view")!.hidden).toBe(true);
+    const rowLabels = [...root.querySelectorAll(".gw-matrix-row-label")].map((l) => l.textContent);
+    expect(rowLabels).toEqual(["<bos>", "a", " b"]);
+    expect(root.querySelector<HTMLCanvasElement>(".gw-matrix-canvas")!.dataset.n).toBe("3");
+  });
+
+  it("draws every layer and head in the model view with its statistic; a click opens it", async () => {
+    const { model, root } = await mount({
+      text: "a b",
+      ...resultFor("a b", tokens),
+      view: "model",
+      num_kv_heads: 1,
+      layer_types: ["full_attention"],
+      head_stats: { entropy: [[0.25, 1.5]] },
+    });
+    const thumbs = [...root.querySelectorAll<HTMLElement>(".gw-thumb")];
+    expect(thumbs.map((t) => t.querySelector(".gw-thumb-stat")!.textContent)).toEqual(["0.25", "1.50"]);
+    expect(root.querySelector(".gw-model-layer")!.textContent).toBe("layer 0 full");
+    expect(root.querySelector(".gw-model-note")!.textContent).toContain("share 1 key/value head");
+    thumbs[1].click();
+    expect(model.saved.at(-1)).toEqual({ layer: 0, head: 1, all_heads: false, view: "head" });
+  });
+
+  it("pins a clicked token, shows its strip, and unpins on a second click", async () => {
+    const { model, root } = await mount({ text: "a b", ...resultFor("a b", tokens) });
+    const token = root.querySelector<HTMLElement>('.gw-token[data-side="source"][data-index="1"]')!;
+    token.click();
+    expect(model.saved.at(-1)).toEqual({ selected_token: 1 });
+    await nextFrame();
+    expect(token.classList.contains("gw-pinned")).toBe(true);
+    const strip = root.querySelector<HTMLElement>(".gw-strip")!;
+    expect(strip.hidden).toBe(false);
+    expect(strip.dataset.index).toBe("1");
+    // both columns carry weights: what "a" attends to, and what attends to "a"
+    const targetWeights = [...root.querySelectorAll('.gw-token[data-side="target"] .gw-weight')];
+    expect(targetWeights.map((w) => w.textContent)).toEqual(["0.250", "0.500", "0.250"]);
+    token.click();
+    expect(model.saved.at(-1)).toEqual({ selected_token: -1 });
+    await nextFrame();
+    expect(strip.hidden).toBe(true);
+  });
+
+  it("never draws rows made with other options, and marks renormalised rows", async () => {
+    const { model, root } = await mount({ text: "a b", ...resultFor("a b", tokens) });
+    root.querySelector<HTMLInputElement>(".gw-merge-words")!.click();
+    expect(model.saved.at(-1)).toEqual({ merge_words: true });
+    await nextFrame();
+    expect(root.dataset.status).toBe("running"); // the rows on screen are still tokens
+    const merged = resultFor("a b", ["a b"]);
+    model.kernelSets({
+      ...merged,
+      _attention_meta: { ...(merged._attention_meta as object), merge_words: true } as never,
+      renormalised: true,
+    });
+    await nextFrame();
+    expect(root.dataset.status).toBe("ready");
+    expect(root.querySelectorAll('.gw-token[data-side="source"]')).toHaveLength(1);
+    expect(root.querySelector<HTMLElement>(".gw-renormalised")!.hidden).toBe(false);
+  });
+});
