@@ -129,6 +129,26 @@ def save_html(path: Path, state: dict[str, Any], title: str) -> Path:
   for (const name of state._binary) {{
     state[name] = new DataView(Uint8Array.from(atob(state[name]), (c) => c.charCodeAt(0)).buffer);
   }}
+  // `page.html#export=png&scale=2`: draw the image and leave it in the page as base64, for a
+  // headless browser to read (gemma_widget/headless.py). Such a browser runs no animation frames.
+  const exportRequest = /^#export=(svg|png)(?:&scale=([0-9.]+))?$/.exec(location.hash);
+  if (exportRequest) {{
+    window.requestAnimationFrame = (callback) => setTimeout(() => callback(performance.now()), 0);
+  }}
+  const exported = (reply, buffers) => {{
+    const out = document.createElement("pre");
+    out.id = "gemma-widget-export";
+    if (reply.error || !buffers || !buffers.length) out.dataset.error = reply.error || "no image";
+    else {{
+      const bytes = new Uint8Array(buffers[0]);
+      let binary = "";
+      for (let k = 0; k < bytes.length; k += 32768) {{
+        binary += String.fromCharCode(...bytes.subarray(k, k + 32768));
+      }}
+      out.textContent = btoa(binary);
+    }}
+    document.body.appendChild(out);
+  }};
   const listeners = new Map();
   const model = {{
     get: (key) => state[key],
@@ -144,9 +164,21 @@ def save_html(path: Path, state: dict[str, Any], title: str) -> Path:
       listeners.set(event, (listeners.get(event) || []).filter((f) => f !== callback));
     }},
     save_changes: () => {{}},
-    send: () => {{}},
+    send: (content, callbacks, buffers) => {{
+      if (exportRequest && content && content.kind === "export") exported(content, buffers);
+    }},
   }};
   GemmaWidgetView.default.render({{ model, el: document.getElementById("gemma-widget") }});
+  if (exportRequest) {{
+    const [, format, scale] = exportRequest;
+    const ask = (tries) => {{
+      const ready = document.querySelector('.gw-root[data-status="ready"]');
+      if (!ready && tries > 0) return void setTimeout(() => ask(tries - 1), 10);
+      const request = {{ kind: "export", id: 1, format, scale: Number(scale || 1) }};
+      (listeners.get("msg:custom") || []).forEach((callback) => callback(request));
+    }};
+    ask(500);
+  }}
 }})();
 </script>
 </body>

@@ -12,6 +12,7 @@ import asyncio
 import difflib
 import inspect
 import re
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +36,7 @@ from .errors import (
     check_text,
 )
 from .export import as_attention_array, bertviz_inputs, save_html, save_npz
+from .headless import render_page_image
 from .loading import DEFAULT_MODEL, LoadedModel, load_model, wrap_model
 from .projection import Rows, project, thumbnails, token_strips, view_rows
 from .prompts import PROMPTS
@@ -362,23 +364,24 @@ class AttentionWidget(anywidget.AnyWidget):
         )
         return cls(result.text, model=name, layer=layer, head=head, _precomputed=result)
 
-    def save(self, path: str | Path) -> Path:
-        """Save the current text's attention: `.html` (a standalone page) or `.npz` (the data).
+    def save(self, path: str | Path, *, scale: float = 1.0) -> Path:
+        """Save the current text's attention: `.html` (a standalone page), `.npz` (the data),
+        or `.png`/`.svg` of the current view at `scale` times its on-screen size.
 
-        Images of the view come from the browser: `await w.save_image("fig.png")`.
+        Images are drawn by the widget's own front end in a headless Chromium or Chrome (see
+        `headless.py`); in a notebook, `await w.save_image(...)` asks the view on screen.
         """
         target = Path(path)
         suffix = target.suffix.lower()
         if suffix in (".png", ".svg"):
-            raise ValueError(
-                f"Images are drawn by the view in the browser: in a notebook cell run "
-                f"`await w.save_image({str(target)!r})`; or save .html and use its SVG/PNG "
-                "buttons."
-            )
+            with tempfile.TemporaryDirectory(prefix="gemma-widget-") as folder:
+                page = self.save(Path(folder) / "view.html")
+                target.write_bytes(render_page_image(page, suffix[1:], scale))
+            return target
         if suffix not in (".npz", ".html"):
             raise ValueError(
                 f"Cannot save {target.name}: AttentionWidget.save writes .html (a standalone "
-                "page) or .npz (the data); `await w.save_image(...)` writes .png or .svg."
+                "page), .npz (the data), .png or .svg (the current view)."
             )
         result = self.result
         layer_types = self._loaded.layer_types if self._loaded else []
@@ -429,8 +432,8 @@ class AttentionWidget(anywidget.AnyWidget):
             raise GemmaWidgetError(
                 f"No view of the widget answered the image request within {timeout:g} s.",
                 "Display the widget in a live notebook (a cell ending in `w`) and run "
-                "`await w.save_image(...)` again; without a browser, save .html and use its "
-                "SVG/PNG buttons, or save .npz.",
+                "`await w.save_image(...)` again; without a view on screen, "
+                f"`w.save({str(target)!r})` draws it in a headless Chromium or Chrome.",
             )
         if reply.error or reply.data is None:
             raise GemmaWidgetError(

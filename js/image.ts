@@ -1,7 +1,8 @@
 /**
- * The head view as an image: an SVG string built from the same layout and line groups the
- * canvas draws, and a PNG rasterised from it. Used by the widget's save buttons and by
- * `AttentionWidget.save("….svg" | "….png")` in Python.
+ * The views as images: SVG strings built from what the views draw (the head view's line groups;
+ * the matrix and model views' heatmap canvases, embedded as pixel-exact images under vector
+ * labels), and PNGs rasterised from them. Used by the widget's save buttons, by
+ * `await w.save_image(...)`, and by `w.save("….png" | "….svg")` through a headless browser.
  */
 import { ROW_HEIGHT, displayToken, headColour, rowCentre, type LineGroup } from "./layout";
 
@@ -94,4 +95,122 @@ export async function svgToPng(svg: string, width: number, height: number, scale
   } finally {
     URL.revokeObjectURL(url);
   }
+}
+
+export interface Colours {
+  foreground: string;
+  muted: string;
+  background: string;
+}
+
+/** An SVG document and its size in CSS pixels. */
+export interface SvgImage {
+  svg: string;
+  width: number;
+  height: number;
+}
+
+/** Room for a title line (12px monospace), so long model names are not cut off. */
+function titleWidth(title: string): number {
+  return PAD + Math.ceil(title.length * CHAR_WIDTH);
+}
+
+function svgDocument(width: number, height: number, background: string, body: string[]): string {
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" ` +
+      `viewBox="0 0 ${width} ${height}" font-family="ui-monospace, DejaVu Sans Mono, monospace" ` +
+      `font-size="11">`,
+    `<rect width="100%" height="100%" fill="${escapeXml(background)}"/>`,
+    ...body,
+    "</svg>",
+  ].join("");
+}
+
+function pixelImage(x: number, y: number, width: number, height: number, url: string): string {
+  return `<image x="${x}" y="${y}" width="${width}" height="${height}" href="${escapeXml(url)}" ` +
+    `preserveAspectRatio="none" style="image-rendering:pixelated"/>`;
+}
+
+export interface MatrixImage {
+  title: string;
+  tokens: string[];
+  /** Cell side in CSS pixels; labels are written when the view writes them. */
+  cell: number;
+  labelled: boolean;
+  /** The heatmap, one pixel a cell, as a data URL (canvas.toDataURL). */
+  heatmap: string;
+  colours: Colours;
+}
+
+export function matrixSvg(image: MatrixImage): SvgImage {
+  const n = image.tokens.length;
+  const labels = image.tokens.map(displayToken);
+  const labelSize = image.labelled
+    ? Math.min(140, Math.ceil(Math.max(4, ...labels.map((l) => l.length)) * 6.7) + PAD)
+    : 0;
+  const side = n * image.cell;
+  const [left, top] = [PAD + labelSize, HEADER + labelSize];
+  const { foreground, muted, background } = image.colours;
+  const body = [
+    `<text x="${PAD}" y="18" fill="${escapeXml(muted)}" font-size="12">${escapeXml(image.title)}</text>`,
+    pixelImage(left, top, side, side, image.heatmap),
+  ];
+  if (image.labelled) {
+    labels.forEach((label, index) => {
+      const centre = (index + 0.5) * image.cell + 4;
+      const text = escapeXml(label);
+      body.push(
+        `<text class="gw-image-token" x="${left - 4}" y="${top + centre}" text-anchor="end" ` +
+          `fill="${escapeXml(foreground)}" xml:space="preserve">${text}</text>`,
+        `<text class="gw-image-token" transform="translate(${left + centre - 8} ${top - 4}) rotate(-90)" ` +
+          `fill="${escapeXml(foreground)}" xml:space="preserve">${text}</text>`,
+      );
+    });
+  }
+  const [width, height] = [Math.max(left + side, titleWidth(image.title)) + PAD, top + side + PAD];
+  return { svg: svgDocument(width, height, background, body), width, height };
+}
+
+export interface ModelImage {
+  title: string;
+  note: string;
+  /** One label per layer, e.g. "layer 5 · full". */
+  layers: string[];
+  /** Data URL of each head's map, [layer][head], and the caption under it. */
+  maps: string[][];
+  captions: string[][];
+  thumbnail: number;
+  colours: Colours;
+}
+
+export function modelSvg(image: ModelImage): SvgImage {
+  const LABEL = PAD + Math.ceil(Math.max(0, ...image.layers.map((l) => l.length)) * 6.7) + 6;
+  const rowHeight = image.thumbnail + 16;
+  const top = HEADER + (image.note ? 18 : 0);
+  const heads = image.maps[0]?.length ?? 0;
+  const { foreground, muted, background } = image.colours;
+  const body = [
+    `<text x="${PAD}" y="18" fill="${escapeXml(muted)}" font-size="12">${escapeXml(image.title)}</text>`,
+  ];
+  if (image.note) {
+    body.push(`<text x="${PAD}" y="${HEADER + 8}" fill="${escapeXml(muted)}">${escapeXml(image.note)}</text>`);
+  }
+  image.layers.forEach((label, layer) => {
+    const y = top + layer * rowHeight;
+    body.push(
+      `<text class="gw-image-layer" x="${LABEL - 6}" y="${y + image.thumbnail / 2 + 4}" ` +
+        `text-anchor="end" fill="${escapeXml(foreground)}">${escapeXml(label)}</text>`,
+    );
+    image.maps[layer].forEach((url, head) => {
+      const x = LABEL + head * (image.thumbnail + 6);
+      body.push(
+        pixelImage(x, y, image.thumbnail, image.thumbnail, url),
+        `<text x="${x + image.thumbnail / 2}" y="${y + image.thumbnail + 12}" text-anchor="middle" ` +
+          `fill="${escapeXml(muted)}" font-size="10">${escapeXml(image.captions[layer][head])}</text>`,
+      );
+    });
+  });
+  const width = Math.max(LABEL + heads * (image.thumbnail + 6), titleWidth(image.title), titleWidth(image.note)) + PAD;
+  const height = top + image.layers.length * rowHeight + PAD;
+  return { svg: svgDocument(width, height, background, body), width, height };
 }

@@ -4,6 +4,7 @@
  * cell and let the browser shrink the picture; the readout always reads the exact value.
  */
 import { paintGrid, type Scale } from "./colour";
+import type { Colours, MatrixImage } from "./image";
 import { displayToken } from "./layout";
 import type { AttentionBlock } from "./wire";
 
@@ -108,6 +109,21 @@ export class MatrixView {
       this.pin.style.height = `${cell}px`;
       this.pin.style.width = `${n * cell}px`;
     }
+  }
+
+  /** What the view shows, for the image export; null before the first draw. */
+  image(title: string, colours: Colours): MatrixImage | null {
+    if (!this.input) return null;
+    const n = this.input.tokens.length;
+    const cell = MatrixView.cellSize(n);
+    return {
+      title,
+      tokens: this.input.tokens,
+      cell,
+      labelled: cell >= MIN_LABELLED_CELL,
+      heatmap: this.canvas.toDataURL("image/png"),
+      colours,
+    };
   }
 
   private cellAt(event: MouseEvent): { i: number; j: number } | null {

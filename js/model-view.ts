@@ -4,6 +4,7 @@
  * Clicking a map opens it in the head view.
  */
 import { paintGrid, type Scale } from "./colour";
+import type { Colours, ModelImage } from "./image";
 import type { Statistic } from "./model";
 import type { AttentionBlock } from "./wire";
 
@@ -66,6 +67,28 @@ export class ModelView {
       const cell = (event.target as HTMLElement).closest<HTMLElement>(".gw-thumb");
       if (cell) this.onOpen(Number(cell.dataset.layer), Number(cell.dataset.head));
     });
+  }
+
+  /** What the grid shows, for the image export; null before the first draw. */
+  image(title: string, colours: Colours): ModelImage | null {
+    const layers = [...this.grid.querySelectorAll<HTMLElement>(".gw-model-layer")];
+    if (!layers.length) return null;
+    const maps: string[][] = layers.map(() => []);
+    const captions: string[][] = layers.map(() => []);
+    this.grid.querySelectorAll<HTMLElement>(".gw-thumb").forEach((cell) => {
+      const layer = Number(cell.dataset.layer);
+      maps[layer].push(cell.querySelector("canvas")?.toDataURL("image/png") ?? "");
+      captions[layer].push(cell.querySelector(".gw-thumb-stat")?.textContent ?? "");
+    });
+    return {
+      title,
+      note: this.note.textContent ?? "",
+      layers: layers.map((label) => label.textContent ?? ""),
+      maps,
+      captions,
+      thumbnail: THUMBNAIL_PIXELS,
+      colours,
+    };
   }
 
   draw(input: ModelInput): void {

@@ -18,7 +18,16 @@ import {
   type Focus,
 } from "./layout";
 import type { Scale } from "./colour";
-import { headViewSvg, imageSize, svgToPng, type HeadViewImage } from "./image";
+import {
+  headViewSvg,
+  imageSize,
+  matrixSvg,
+  modelSvg,
+  svgToPng,
+  type Colours,
+  type HeadViewImage,
+  type SvgImage,
+} from "./image";
 import { MatrixView } from "./matrix-view";
 import type { Statistic, Status, ViewName, WidgetModel } from "./model";
 import { ModelView, STATISTIC_LABELS } from "./model-view";
@@ -253,14 +262,43 @@ class AttentionView {
     this.heard();
   };
 
-  /** The view on screen as an image description, or null when nothing is drawn. */
+  private imageColours(): Colours {
+    const style = getComputedStyle(this.root);
+    return {
+      foreground: style.getPropertyValue("--gw-fg").trim() || "#1f1f1f",
+      muted: style.getPropertyValue("--gw-muted").trim() || "#666",
+      background: style.getPropertyValue("--gw-bg").trim() || "#fff",
+    };
+  }
+
+  /** The view on screen as SVG, or null when nothing is drawn. */
+  private currentSvg(): SvgImage | null {
+    const m = this.model;
+    const view = m.get("view") ?? "head";
+    const layer = Math.min(m.get("layer"), Math.max(m.get("num_layers") - 1, 0));
+    const name = m.get("model_info") || m.get("model");
+    if (!this.block || this.root.classList.contains("gw-stale")) return null;
+    if (view === "matrix") {
+      const heads = m.get("all_heads") ? "mean of all heads" : `head ${m.get("head")}`;
+      const image = this.matrix.image(`${name} · layer ${layer} · ${heads} · ${m.get("scale")} scale`, this.imageColours());
+      return image && matrixSvg(image);
+    }
+    if (view === "model") {
+      const statistic = STATISTIC_LABELS[m.get("statistic") ?? "entropy"];
+      const image = this.modelGrid.image(`${name} · under each head: ${statistic}`, this.imageColours());
+      return image && modelSvg(image);
+    }
+    const image = this.currentImage();
+    return image && { svg: headViewSvg(image), ...imageSize(image) };
+  }
+
+  /** The head view as an image description, or null when nothing is drawn. */
   private currentImage(): HeadViewImage | null {
     const m = this.model;
     if (!this.block) return null;
     const layer = Math.min(m.get("layer"), Math.max(m.get("num_layers") - 1, 0));
     if (!this.block.hasLayer(layer)) return null;
     const heads = headsShown(m.get("head"), m.get("all_heads"), this.block.meta.heads);
-    const style = getComputedStyle(this.root);
     const headLabel = m.get("all_heads") ? "all heads" : `head ${m.get("head")}`;
     const kinds = m.get("view_kinds") ?? [];
     return {
@@ -270,22 +308,16 @@ class AttentionView {
       inPrompt: kinds.map((kind) => kind === "prompt"),
       groups: groupLines(this.block, layer, heads, this.currentFocus()),
       lineAreaWidth: LINE_AREA_WIDTH,
-      colours: {
-        foreground: style.getPropertyValue("--gw-fg").trim() || "#1f1f1f",
-        muted: style.getPropertyValue("--gw-muted").trim() || "#666",
-        background: style.getPropertyValue("--gw-bg").trim() || "#fff",
-      },
+      colours: this.imageColours(),
     };
   }
 
-  /** Encode the view as SVG or PNG bytes. */
+  /** Encode the view on screen as SVG or PNG bytes. */
   async renderImage(format: "svg" | "png", scale = 1): Promise<Blob | null> {
-    const image = this.currentImage();
+    const image = this.currentSvg();
     if (!image) return null;
-    const svg = headViewSvg(image);
-    if (format === "svg") return new Blob([svg], { type: "image/svg+xml" });
-    const { width, height } = imageSize(image);
-    return svgToPng(svg, width, height, scale);
+    if (format === "svg") return new Blob([image.svg], { type: "image/svg+xml" });
+    return svgToPng(image.svg, image.width, image.height, scale);
   }
 
   private async download(format: "svg" | "png"): Promise<void> {
@@ -293,7 +325,7 @@ class AttentionView {
     if (!blob) return;
     const link = document.createElement("a");
     link.href = URL.createObjectURL(blob);
-    link.download = `attention-layer${this.model.get("layer")}.${format}`;
+    link.download = `attention-${this.model.get("view") ?? "head"}-layer${this.model.get("layer")}.${format}`;
     link.click();
     setTimeout(() => URL.revokeObjectURL(link.href), 1000);
   }

@@ -1,8 +1,11 @@
-"""Export and interop: .npz round trip, bertviz's own functions, precomputed attention."""
+"""Export and interop: .npz round trip, images drawn headless, bertviz's own functions,
+precomputed attention, the command line."""
 
 from __future__ import annotations
 
 import asyncio
+import re
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +18,7 @@ from bertviz import head_view, model_view
 
 from gemma_widget import AttentionWidget, GemmaWidgetError
 from gemma_widget.export import load_npz
+from gemma_widget.headless import BROWSER_ENV, find_browser
 
 
 @pytest.fixture
@@ -36,10 +40,59 @@ def test_npz_round_trip_keeps_everything(widget: AttentionWidget, tmp_path: Path
 
 
 def test_unsupported_format_says_what_is(widget: AttentionWidget, tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"writes \.html .* or \.npz .*save_image"):
+    with pytest.raises(ValueError, match=r"writes \.html .*\.npz .*\.png or \.svg"):
         widget.save(tmp_path / "figure.gif")
-    with pytest.raises(ValueError, match=r"await w\.save_image\("):
+
+
+def test_images_without_a_browser_say_what_to_install(
+    widget: AttentionWidget, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(BROWSER_ENV, str(tmp_path / "no-such-browser"))
+    with pytest.raises(GemmaWidgetError) as caught:
         widget.save(tmp_path / "figure.png")
+    assert "needs Chromium or Chrome" in caught.value.message
+    assert "apt-get install chromium" in caught.value.fix
+    assert "await w.save_image" in caught.value.fix
+    assert not (tmp_path / "figure.png").exists()
+
+
+def _browser() -> str:
+    browser = find_browser()
+    if browser is None:  # scripts/test.sh installs it; a bare `pytest` may run without
+        pytest.skip("needs Chromium or Chrome: `bash scripts/setup.sh --browser` installs it")
+    return browser
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])  # the IHDR chunk
+    return width, height
+
+
+def test_save_draws_each_view_as_png_and_svg_in_a_headless_browser(
+    widget: AttentionWidget, tmp_path: Path
+) -> None:
+    _browser()
+    head_svg = widget.save(tmp_path / "head.svg").read_text()
+    assert head_svg.count('class="gw-image-token"') == 2 * len(widget.view_tokens)
+    width = int(re.search(r'<svg[^>]* width="(\d+)"', head_svg).group(1))  # type: ignore[union-attr]
+    png_width, _ = _png_size(widget.save(tmp_path / "head.png", scale=2).read_bytes())
+    assert png_width == 2 * width  # the PNG is the SVG, rasterised at twice its size
+
+    widget.view = "matrix"
+    matrix_svg = widget.save(tmp_path / "matrix.svg").read_text()
+    assert matrix_svg.count("<image ") == 1
+    assert matrix_svg.count('class="gw-image-token"') == 2 * len(widget.view_tokens)
+    assert "linear scale" in matrix_svg
+
+    widget.view = "model"
+    widget.statistic = "sink"
+    model_svg = widget.save(tmp_path / "model.svg").read_text()
+    assert model_svg.count("<image ") == widget.num_layers * widget.num_heads
+    assert model_svg.count('class="gw-image-layer"') == widget.num_layers
+    assert "layer 3 full" in model_svg
+    assert "share on special tokens" in model_svg
+    _png_size(widget.save(tmp_path / "model.png").read_bytes())
 
 
 def test_image_without_a_displayed_view_says_how_to_get_one(
@@ -48,7 +101,7 @@ def test_image_without_a_displayed_view_says_how_to_get_one(
     with pytest.raises(GemmaWidgetError) as caught:
         asyncio.run(widget.save_image(tmp_path / "figure.png", timeout=0.5))
     assert "No view of the widget answered the image request" in caught.value.message
-    assert "save .html" in caught.value.fix
+    assert "figure.png')` draws it in a headless Chromium" in caught.value.fix
     assert not (tmp_path / "figure.png").exists()
 
 
@@ -133,6 +186,23 @@ def test_cli_errors_are_clear(tiny_gemma: Path, tmp_path: Path) -> None:
     assert layer.returncode == 1
     assert "\ngemma-widget: layer must be between 0 and 3" in layer.stderr
     assert "Traceback" not in layer.stderr
-    suffix = run_cli("export", "x", "--model", str(tiny_gemma), "--out", str(tmp_path / "a.png"))
+    suffix = run_cli("export", "x", "--model", str(tiny_gemma), "--out", str(tmp_path / "a.gif"))
     assert suffix.returncode == 1
-    assert "writes .html or .npz" in suffix.stderr
+    assert "--out must end in .html, .npz, .png or .svg" in suffix.stderr
+
+
+def test_cli_draws_images_of_any_view(tiny_gemma: Path, tmp_path: Path) -> None:
+    _browser()
+    out = tmp_path / "cli.svg"
+    done = run_cli("export", "The cat sat.", "--model", str(tiny_gemma), "--out", str(out),
+                   "--view", "model", "--colour-scale", "log", "--words")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "drawing the image in a headless browser" in done.stderr
+    assert out.read_text().count("<image ") == 4 * 3
+    png = tmp_path / "cli.png"
+    done = run_cli("export", "The cat sat.", "--model", str(tiny_gemma), "--out", str(png),
+                   "--view", "matrix", "--image-scale", "2")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    width, height = _png_size(png.read_bytes())
+    assert width > 100
+    assert height > 100
