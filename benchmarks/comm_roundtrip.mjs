@@ -3,7 +3,9 @@
  * The floor under keystroke-to-redraw: one trait round trip (front end -> kernel -> front end)
  * through a minimal anywidget in the same JupyterLab + Chromium setup, with no model at all.
  *
- *   node benchmarks/comm_roundtrip.mjs [--trips 20]
+ *   node benchmarks/comm_roundtrip.mjs [--trips 20] [--nodelay]
+ *
+ * --nodelay serves with gemma_widget.nodelay (TCP_NODELAY on the kernel websocket).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,7 +13,9 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { launchBrowser, openAndRunNotebook, startServer, writeNotebook } from "../tests/browser/harness.mjs";
 
-const { values } = parseArgs({ options: { trips: { type: "string", default: "20" } } });
+const { values } = parseArgs({
+  options: { trips: { type: "string", default: "20" }, nodelay: { type: "boolean", default: false } },
+});
 const trips = Number(values.trips);
 const dir = mkdtempSync(join(tmpdir(), "gw-echo-"));
 writeNotebook(join(dir, "echo.ipynb"), [
@@ -27,7 +31,7 @@ writeNotebook(join(dir, "echo.ipynb"), [
     "Echo()",
   ].join("\n"),
 ]);
-const server = await startServer("lab", dir);
+const server = await startServer("lab", dir, undefined, {}, { nodelay: values.nodelay });
 const browser = await launchBrowser();
 try {
   const page = await browser.newPage();
@@ -55,6 +59,7 @@ try {
   }
   samples.sort((a, b) => a - b);
   console.log(JSON.stringify({
+    nodelay: values.nodelay,
     trips: samples.length,
     roundtrip_ms_median: Math.round(samples[Math.floor(samples.length / 2)] * 10) / 10,
     roundtrip_ms_p90: Math.round(samples[Math.floor(0.9 * (samples.length - 1))] * 10) / 10,

@@ -3,6 +3,10 @@
  * Keystroke-to-redraw in a real JupyterLab with a real kernel, in Debian's Chromium.
  *
  *   node benchmarks/keystroke_redraw.mjs [tiny|embeddinggemma-shaped] [--keys 15] [--tokens 32]
+ *     [--nodelay] [--model-dir DIR]
+ *
+ * --nodelay serves with gemma_widget.nodelay (as scripts/demo.sh does); --model-dir reuses a
+ * model folder built by tests/model_factory.py instead of building one.
  *
  * Opens a notebook with the widget on a ~N-token text, then types one key at a time and
  * measures from the key press to the moment the view shows that exact text (data-rendered-text
@@ -19,7 +23,12 @@ import {
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { keys: { type: "string", default: "15" }, tokens: { type: "string", default: "32" } },
+  options: {
+    keys: { type: "string", default: "15" },
+    tokens: { type: "string", default: "32" },
+    nodelay: { type: "boolean", default: false },
+    "model-dir": { type: "string" },
+  },
 });
 const shape = positionals[0] ?? "tiny";
 if (shape !== "tiny" && shape !== "embeddinggemma-shaped") {
@@ -34,12 +43,13 @@ const text = Array.from({ length: tokens - 2 }, (_, k) => WORDS[k % WORDS.length
 /** @param {number[]} xs @param {number} q */
 const quantile = (xs, q) => [...xs].sort((a, b) => a - b)[Math.floor(q * (xs.length - 1))];
 
-const workspace = makeWorkspace(shape);
+const workspace = makeWorkspace(values["model-dir"] ? "none" : shape);
+const modelDir = values["model-dir"] ?? workspace.modelDir;
 writeNotebook(join(workspace.dir, "bench.ipynb"), [
   "from gemma_widget import AttentionWidget\n" +
-    `w = AttentionWidget(${JSON.stringify(text)}, model=${JSON.stringify(workspace.modelDir)})\nw`,
+    `w = AttentionWidget(${JSON.stringify(text)}, model=${JSON.stringify(modelDir)})\nw`,
 ]);
-const server = await startServer("lab", workspace.dir);
+const server = await startServer("lab", workspace.dir, undefined, {}, { nodelay: values.nodelay });
 const browser = await launchBrowser();
 try {
   const page = await browser.newPage();
@@ -75,12 +85,13 @@ try {
   const drawnTokens = await page.locator('.gw-token[data-side="source"]').count();
   const forward = JSON.parse(
     execFileSync(PYTHON, [join(ROOT, "benchmarks/forward.py"), shape, "--tokens",
-      String(drawnTokens), "--model-dir", workspace.modelDir], { encoding: "utf8" }).trim()
+      String(drawnTokens), "--model-dir", modelDir], { encoding: "utf8" }).trim()
       .split("\n").at(-1) ?? "{}",
   );
   const median = quantile(samples, 0.5);
   console.log(JSON.stringify({
     shape,
+    nodelay: values.nodelay,
     tokens: drawnTokens,
     keys: samples.length,
     keystroke_to_redraw_ms_median: Math.round(median * 10) / 10,

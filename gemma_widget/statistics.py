@@ -43,24 +43,35 @@ class HeadStatistics:
 def head_statistics(attention: np.ndarray, special: list[bool]) -> HeadStatistics:
     """Statistics of `[layers, heads, n, n]` attention; `special` flags the sink tokens.
 
-    Works one layer at a time, so a 2048-token text never needs a second full-size array.
+    Sums weighted by a fixed `[n, n]` matrix (distances, later/earlier masks) are matrix-vector
+    products over each layer, and the entropy reuses one scratch array, so a 2048-token text
+    makes no full-size temporary array.
     """
     layers, heads, n, _ = attention.shape
     values = {name: np.zeros((layers, heads)) for name in STATISTICS}
     if n == 0:
         return HeadStatistics(**values)
     positions = np.arange(n)
-    distance = np.abs(positions[:, None] - positions[None, :]).astype(np.float32)
-    later = np.triu(np.ones((n, n), dtype=bool), k=1)
-    earlier = later.T
-    sinks = np.asarray(special, dtype=bool)
+    offsets = positions[None, :] - positions[:, None]  # j - i
+    weights_by = np.stack(
+        [
+            np.abs(offsets),  # distance
+            offsets > 0,  # later tokens: right to left
+            offsets < 0,  # earlier tokens: left to right
+            np.broadcast_to(np.asarray(special, dtype=bool), (n, n)),  # sinks
+        ]
+    ).astype(np.float32)
+    flat_by = weights_by.reshape(4, n * n).T  # [n*n, 4]
+    scratch = np.empty((n, n), dtype=np.float32)
     for layer in range(layers):
         weights = attention[layer].astype(np.float32, copy=False)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            logs = np.where(weights > 0, np.log(np.where(weights > 0, weights, 1.0)), 0.0)
-        values["entropy"][layer] = -(weights * logs).sum(axis=-1).mean(axis=-1)
-        values["distance"][layer] = (weights * distance).sum(axis=-1).mean(axis=-1)
-        values["sink"][layer] = weights[..., sinks].sum(axis=-1).mean(axis=-1)
-        values["right_to_left"][layer] = np.where(later, weights, 0.0).sum(axis=-1).mean(axis=-1)
-        values["left_to_right"][layer] = np.where(earlier, weights, 0.0).sum(axis=-1).mean(axis=-1)
+        sums = weights.reshape(heads, n * n) @ flat_by / n  # [heads, 4], mean over rows
+        values["distance"][layer] = sums[:, 0]
+        values["right_to_left"][layer] = sums[:, 1]
+        values["left_to_right"][layer] = sums[:, 2]
+        values["sink"][layer] = sums[:, 3]
+        for head in range(heads):
+            np.log(weights[head], out=scratch, where=weights[head] > 0)
+            scratch[weights[head] <= 0] = 0.0
+            values["entropy"][layer, head] = -np.vdot(weights[head], scratch) / n
     return HeadStatistics(**values)

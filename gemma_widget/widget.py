@@ -61,24 +61,17 @@ def _parse_dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
 
 @dataclass(frozen=True)
 class _View:
-    """A result as the view shows it: rows after hiding/merging, their attention, statistics."""
+    """A result as the view shows it: rows after hiding/merging, and their attention."""
 
     rows: Rows
     attention: np.ndarray  # [layers, heads, rows, rows]
-    statistics: HeadStatistics  # of the model's full attention (see statistics.py)
     hide_special: bool
     merge_words: bool
 
 
 def _view_of(result: AttentionResult, *, hide_special: bool, merge_words: bool) -> _View:
     rows = view_rows(result, hide_special=hide_special, merge_words=merge_words)
-    return _View(
-        rows,
-        project(result.attention, rows),
-        head_statistics(result.attention, result.special),
-        hide_special,
-        merge_words,
-    )
+    return _View(rows, project(result.attention, rows), hide_special, merge_words)
 
 
 @dataclass(frozen=True)
@@ -231,6 +224,9 @@ class AttentionWidget(anywidget.AnyWidget):
         self._loaded: LoadedModel | None = None
         self._result: AttentionResult | None = None
         self._view: _View | None = None
+        # Statistics of one result (they follow the attention: see _refresh), and those shown.
+        self._statistics: tuple[AttentionResult, HeadStatistics] | None = None
+        self._statistics_shown: HeadStatistics | None = None
         self._state_lock = threading.RLock()
         self._done = threading.Condition(self._state_lock)
         self._generation = 0
@@ -295,6 +291,7 @@ class AttentionWidget(anywidget.AnyWidget):
                 self._done.wait(remaining)
             finished = self._finished
         self._apply_pending()
+        self._apply_statistics()
         if finished.error is not None:
             raise finished.error
         return self
@@ -326,9 +323,18 @@ class AttentionWidget(anywidget.AnyWidget):
     @property
     def statistics(self) -> HeadStatistics:
         """Per-head entropy, distance, sink and direction shares (`[layers, heads]` each)."""
-        self.wait()
-        assert self._view is not None
-        return self._view.statistics
+        return self._statistics_for(self.result)
+
+    def _statistics_for(self, result: AttentionResult) -> HeadStatistics:
+        """The statistics of `result`, computed once (they depend on nothing else)."""
+        with self._state_lock:
+            known = self._statistics
+        if known is not None and known[0] is result:
+            return known[1]
+        statistics = head_statistics(result.attention, result.special)
+        with self._state_lock:
+            self._statistics = (result, statistics)
+        return statistics
 
     @classmethod
     def from_attention(
@@ -599,10 +605,25 @@ class AttentionWidget(anywidget.AnyWidget):
             error = ForwardError(f"Unexpected {type(exc).__name__}: {exc}", "Report this bug.")
         outcome = _Outcome(generation, loaded, result, view, error)
         with self._done:
-            self._finished = outcome
             self._pending = outcome
+        self._on_apply_loop(self._apply_pending)  # the attention reaches the view first
+        with self._state_lock:
+            still_current = generation == self._generation
+        if result is not None and still_current:
+            self._statistics_for(result)  # then the model view's numbers (1.5 s at 2048 tokens)
+        with self._done:
+            self._finished = outcome
             self._done.notify_all()
-        self._on_apply_loop(self._apply_pending)
+        self._on_apply_loop(self._apply_statistics)
+
+    def _apply_statistics(self) -> None:
+        """Show the statistics of the result on screen once they are computed."""
+        with self._state_lock:
+            known = self._statistics
+            if known is None or known[0] is not self._result or known[1] is self._statistics_shown:
+                return
+            self._statistics_shown = known[1]
+            self.set_trait("head_stats", known[1].as_lists())
 
     def _on_apply_loop(self, callback: Callable[[], None]) -> None:
         """Run `callback` where trait changes belong (see `_request`), or here without a loop."""
@@ -718,7 +739,13 @@ class AttentionWidget(anywidget.AnyWidget):
         self.set_trait("view_tokens", view.rows.labels)
         self.set_trait("view_kinds", view.rows.kinds)
         self.set_trait("renormalised", view.rows.renormalised)
-        self.set_trait("head_stats", view.statistics.as_lists())
+        known = self._statistics
+        if known is not None and known[0] is result:  # else they follow (_apply_statistics)
+            self._statistics_shown = known[1]
+            self.set_trait("head_stats", known[1].as_lists())
+        elif self._statistics_shown is not None:
+            self._statistics_shown = None
+            self.set_trait("head_stats", {})  # never another text's numbers
         if self.selected_token >= len(view.rows):
             self.selected_token = -1  # the pinned row is gone with the text that had it
         self._send_attention(view)
@@ -736,6 +763,7 @@ class AttentionWidget(anywidget.AnyWidget):
                 self._in_range(name, getattr(self, name), count)
             self.set_trait("model_info", f"{self.model} · {layers} layers · {heads} heads")
             self.set_trait("num_kv_heads", heads)
+            self._statistics_for(result)
             self._show_result(result, self._current_view(result))
         with self._done:  # wait() returns at once
             self._finished = _Outcome(self._generation, None, result, self._view, None)

@@ -15,8 +15,11 @@ while [[ $# -gt 0 ]]; do
 done
 bash scripts/setup.sh
 . .venv/bin/activate
+# gemma_widget.nodelay: without it the Jupyter server holds each widget update ~40 ms (Nagle's
+# algorithm on the kernel websocket; see gemma_widget/nodelay.py).
 if [[ "$mode" == "lab" ]]; then
   exec python -m jupyterlab notebooks/quickstart.ipynb --ServerApp.ip=127.0.0.1 \
+    --ServerApp.jpserver_extensions=gemma_widget.nodelay=True \
     $([[ $(id -u) -eq 0 ]] && echo --allow-root)
 fi
-exec python -m voila notebooks/dashboard.ipynb --Voila.ip=127.0.0.1 --no-browser
+exec python -m gemma_widget.nodelay voila notebooks/dashboard.ipynb --Voila.ip=127.0.0.1 --no-browser

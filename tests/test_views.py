@@ -254,3 +254,32 @@ def test_precomputed_attention_hides_and_merges_without_a_model() -> None:
     assert w.view_tokens == ["a", "b"]
     np.testing.assert_allclose(w.view_attention[1, 0], [[0.6, 0.4], [0.25, 0.75]], rtol=1e-6)
     w.close()
+
+
+def test_statistics_follow_the_attention_and_never_show_another_text(
+    widget: AttentionWidget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+    import time
+
+    from gemma_widget import widget as widget_module
+
+    release = threading.Event()
+
+    def slow_statistics(attention: np.ndarray, special: list[bool]) -> object:
+        release.wait(timeout=30)
+        return head_statistics(attention, special)
+
+    monkeypatch.setattr(widget_module, "head_statistics", slow_statistics)
+    assert widget.head_stats  # "The cat sat."
+    widget.text = "A dog."
+    deadline = time.monotonic() + 30
+    while widget.rendered_text != "A dog." and time.monotonic() < deadline:
+        time.sleep(0.01)
+    # The attention is on screen while the statistics are still being computed ...
+    assert widget.rendered_text == "A dog."
+    assert widget.head_stats == {}  # ... and the old text's numbers are gone
+    release.set()
+    widget.wait(timeout=30)
+    expected = head_statistics(widget.attention, widget.special).as_lists()
+    assert widget.head_stats == expected

@@ -105,8 +105,10 @@ async function waitForPort(port, child, log, timeoutMs = 90_000) {
  * @param {string} dir
  * @param {string} [notebook] for Voilà: the notebook to serve
  * @param {Record<string, string>} [extraEnv] for the server and its kernels
+ * @param {{ nodelay?: boolean }} [options] nodelay: with gemma_widget.nodelay, as
+ *   scripts/demo.sh serves (TCP_NODELAY on kernel websockets)
  */
-export async function startServer(kind, dir, notebook, extraEnv = {}) {
+export async function startServer(kind, dir, notebook, extraEnv = {}, options = {}) {
   const port = await freePort();
   const token = `gw${Math.random().toString(36).slice(2)}`;
   const common = [`--port=${port}`, "--no-browser"];
@@ -122,6 +124,8 @@ export async function startServer(kind, dir, notebook, extraEnv = {}) {
     voila: ["-m", "voila", notebook ?? "", ...common, "--Voila.ip=127.0.0.1",
       `--Voila.token=${token}`],
   }[kind];
+  if (options.nodelay && kind === "voila") args.splice(0, 2, "-m", "gemma_widget.nodelay", "voila");
+  else if (options.nodelay) args.push("--ServerApp.jpserver_extensions=gemma_widget.nodelay=True");
   const env = {
     ...process.env,
     HF_HUB_OFFLINE: "1",

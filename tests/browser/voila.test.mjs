@@ -21,10 +21,11 @@ const waitUntilReady = (page, timeout = 120_000) => waitForView(page, "status", 
  * Serve the dashboard with Voilà from a workspace holding a model of `shape`, and open it.
  * @param {"tiny" | "none"} shape
  * @param {(modelDir: string) => Record<string, string>} env for the server and its kernel
+ * @param {{ nodelay?: boolean }} [options] serve as scripts/demo.sh does
  */
-async function openDashboard(shape, env) {
+async function openDashboard(shape, env, options = {}) {
   const workspace = makeWorkspace(shape);
-  const server = await startServer("voila", workspace.dir, DASHBOARD, env(workspace.modelDir));
+  const server = await startServer("voila", workspace.dir, DASHBOARD, env(workspace.modelDir), options);
   const browser = await launchBrowser();
   const close = async () => {
     await browser.close();
@@ -41,7 +42,10 @@ describe("dashboard on a local model", () => {
   /** @type {import("playwright-core").Page} */ let page;
 
   before(async () => {
-    dashboard = await openDashboard("tiny", (model) => ({ GEMMA_WIDGET_MODEL: model }));
+    // Served the way scripts/demo.sh serves it: through gemma_widget.nodelay.
+    dashboard = await openDashboard("tiny", (model) => ({ GEMMA_WIDGET_MODEL: model }), {
+      nodelay: true,
+    });
     page = dashboard.page;
   });
 
