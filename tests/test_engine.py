@@ -141,3 +141,18 @@ def test_prompt_tokens_are_flagged_and_the_text_keeps_its_first_word(tiny_gemma:
     plain = compute_attention(load_model(str(tiny_gemma)), "hello world")
     assert plain.in_prompt == [False] * 3
     assert plain is not result  # the cache keys on (prompt, text)
+
+
+def test_attention_equals_the_explicitly_masked_forward(tiny_gemma: Path, minilm_dir: Path) -> None:
+    """The engine passes no attention_mask (faster); the attention is the same as with one."""
+    for source in (tiny_gemma, minilm_dir):
+        loaded = load_model(str(source))
+        text = "A sentence long enough to cross the sliding window of the tiny model, twice."
+        result = compute_attention(loaded, text)
+        ids = torch.tensor([result.token_ids])
+        with torch.inference_mode():
+            masked = loaded.model(
+                input_ids=ids, attention_mask=torch.ones_like(ids), output_attentions=True
+            ).attentions
+        expected = np.stack([layer[0].numpy() for layer in masked])
+        np.testing.assert_allclose(result.attention, expected, atol=1e-6)
