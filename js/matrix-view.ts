@@ -31,6 +31,7 @@ export class MatrixView {
   private readonly pin: HTMLDivElement;
   private input: MatrixInput | null = null;
   private drawnKey = "";
+  private drawnBlock: AttentionBlock | null = null;
 
   constructor(private readonly onPick: (row: number) => void) {
     this.root = document.createElement("div");
@@ -79,8 +80,9 @@ export class MatrixView {
     const n = tokens.length;
     const cell = MatrixView.cellSize(n);
     const key = [block.meta.n, layer, heads.join(","), scale, tokens.join("\u0000")].join("|");
-    if (key !== this.drawnKey) {
+    if (key !== this.drawnKey || block !== this.drawnBlock) {
       this.drawnKey = key;
+      this.drawnBlock = block;
       paintGrid(this.canvas, n, n, (i, j) => meanWeight(block, layer, heads, i, j), scale);
       this.canvas.style.width = this.canvas.style.height = `${n * cell}px`;
       this.canvas.dataset.n = String(n);

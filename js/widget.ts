@@ -18,6 +18,7 @@ import {
   type Focus,
 } from "./layout";
 import type { Scale } from "./colour";
+import { setAttribute, setData, setHidden, setProperty, setText } from "./dom";
 import {
   headViewSvg,
   imageSize,
@@ -45,6 +46,12 @@ const LINE_AREA_WIDTH = 180;
 export const PING_AFTER_MS = 4000;
 /** No answer to that ping this long: tell the user the kernel is not answering. */
 export const SILENT_AFTER_MS = 4000;
+/**
+ * A wait shorter than this is not shown (no "running…", no dimming): flashing it would cost the
+ * browser a frame, and the CPU the forward pass needs, on every keystroke. `data-status` still
+ * says `running` at once.
+ */
+export const SHOW_WAIT_AFTER_MS = 200;
 
 function element<K extends keyof HTMLElementTagNameMap>(
   tag: K,
@@ -128,6 +135,9 @@ class AttentionView {
   private readonly targets: HTMLDivElement;
   private readonly canvas: HTMLCanvasElement;
   private block: AttentionBlock | null = null;
+  private takenBuffer: WidgetModel["_attention_buffer"] = null;
+  /** What the canvas shows (layer, heads, focus, size), so an unchanged frame is not redrawn. */
+  private linesKey = "";
   private drawnTokens: string[] = [];
   private focus: Focus = null;
   private frame = 0;
@@ -135,6 +145,8 @@ class AttentionView {
   private ping: { id: number; sentAt: number } | null = null;
   private pings = 0;
   private readonly watchdog: ReturnType<typeof setInterval>;
+  private waitingSince = 0;
+  private waitTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly model: AnyModel<WidgetModel>,
@@ -250,8 +262,8 @@ class AttentionView {
   }
 
   private setSilent(silent: boolean): void {
-    this.silentNotice.hidden = !silent;
-    this.root.dataset.kernel = silent ? "silent" : "alive";
+    setHidden(this.silentNotice, !silent);
+    setData(this.root, "kernel", silent ? "silent" : "alive");
   }
 
   /** Any word from the kernel (a pong, or a change to a trait only it sets): it is alive. */
@@ -436,6 +448,7 @@ class AttentionView {
 
   dispose(): void {
     clearInterval(this.watchdog);
+    clearTimeout(this.waitTimer);
     if (this.frame) cancelAnimationFrame(this.frame);
     this.frame = 0;
     this.root.remove();
@@ -463,23 +476,24 @@ class AttentionView {
       (meta.merge_words ?? false) === m.get("merge_words");
     let status: Status = kernelStatus;
     if (kernelStatus === "ready" && !current) status = "running";
-    this.showStatus(status);
+    const showWait = this.waitShown(status === "running" || status === "loading");
+    this.showStatus(status, showWait);
 
     if (current && kernelStatus !== "error") {
       this.takeResult();
     }
     const view = m.get("view") ?? "head";
-    this.root.dataset.view = view;
-    this.headPane.hidden = view !== "head";
-    this.matrix.root.hidden = view !== "matrix";
-    this.modelGrid.root.hidden = view !== "model";
+    setData(this.root, "view", view);
+    setHidden(this.headPane, view !== "head");
+    setHidden(this.matrix.root, view !== "matrix");
+    setHidden(this.modelGrid.root, view !== "model");
     const canShowLayer = this.block?.hasLayer(layer) ?? false;
     const canShow = view === "model" ? this.modelMaps() !== null : canShowLayer;
-    this.root.classList.toggle("gw-stale", !current || !canShow);
+    this.root.classList.toggle("gw-stale", (!current && showWait) || !canShow);
     const pinned = this.pinned();
-    this.renormalisedBadge.hidden = !(this.block && m.get("renormalised"));
+    setHidden(this.renormalisedBadge, !(this.block && m.get("renormalised")));
     if (!this.block) {
-      this.strip.root.hidden = true;
+      setHidden(this.strip.root, true);
       return;
     }
     const heads = headsShown(head, allHeads, this.block.meta.heads);
@@ -535,7 +549,7 @@ class AttentionView {
       const sent = decodeStrips(m.get("_token_buffer"), "index" in meta ? meta : null);
       if (sent?.index === pinned && sent.n === this.drawnTokens.length) strips = sent;
     }
-    this.strip.root.hidden = strips === null;
+    setHidden(this.strip.root, strips === null);
     if (strips) this.strip.draw(strips, this.drawnTokens, m.get("scale") ?? "linear");
   }
 
@@ -545,18 +559,18 @@ class AttentionView {
     for (const tab of this.tabs) {
       const active = tab.dataset.view === view;
       tab.classList.toggle("gw-active", active);
-      tab.setAttribute("aria-selected", String(active));
+      setAttribute(tab, "aria-selected", String(active));
     }
-    this.hideSpecial.checked = m.get("hide_special") ?? false;
-    this.mergeWords.checked = m.get("merge_words") ?? false;
-    this.scale.value = m.get("scale") ?? "linear";
-    this.statistic.value = m.get("statistic") ?? "entropy";
-    this.scale.parentElement!.hidden = view === "head";
-    this.statistic.parentElement!.hidden = view !== "model";
+    setProperty(this.hideSpecial, "checked", m.get("hide_special") ?? false);
+    setProperty(this.mergeWords, "checked", m.get("merge_words") ?? false);
+    setProperty(this.scale, "value", m.get("scale") ?? "linear");
+    setProperty(this.statistic, "value", m.get("statistic") ?? "entropy");
+    setHidden(this.scale.parentElement!, view === "head");
+    setHidden(this.statistic.parentElement!, view !== "model");
     // Without a kernel (standalone page) nobody can recompute the rows.
     const standalone = m.get("_standalone") ?? false;
-    this.hideSpecial.disabled = standalone;
-    this.mergeWords.disabled = standalone;
+    setProperty(this.hideSpecial, "disabled", standalone);
+    setProperty(this.mergeWords, "disabled", standalone);
   }
 
   private syncControls(
@@ -570,21 +584,20 @@ class AttentionView {
       [this.layer, numLayers, layer],
       [this.head, numHeads, head],
     ] as const) {
-      control.input.max = String(Math.max(count - 1, 0));
-      control.input.disabled = count === 0;
+      setProperty(control.input, "max", String(Math.max(count - 1, 0)));
+      setProperty(control.input, "disabled", count === 0 || (control === this.head && allHeads));
       if (control.input.valueAsNumber !== value) control.input.value = String(value);
-      control.value.textContent = count ? `${value} / ${count - 1}` : "–";
+      setText(control.value, count ? `${value} / ${count - 1}` : "–");
     }
-    this.head.input.disabled ||= allHeads;
-    this.allHeads.checked = allHeads;
+    setProperty(this.allHeads, "checked", allHeads);
   }
 
   /** The prompt choices come from the kernel (gemma_widget/prompts.py), never duplicated here. */
   private syncEditable(): void {
     // Precomputed attention and standalone pages have no model to run new text through.
     const editable = this.model.get("editable") ?? true;
-    this.textBox.readOnly = !editable;
-    this.prompt.disabled = !editable;
+    if (this.textBox.readOnly !== !editable) this.textBox.readOnly = !editable;
+    setProperty(this.prompt, "disabled", !editable);
   }
 
   private syncPrompts(): void {
@@ -601,28 +614,46 @@ class AttentionView {
         }),
       );
     }
-    this.prompt.value = this.model.get("prompt");
+    setProperty(this.prompt, "value", this.model.get("prompt"));
   }
 
-  private showStatus(status: Status): void {
+  /** Whether a wait has lasted long enough to show; schedules the redraw that shows it. */
+  private waitShown(waiting: boolean): boolean {
+    if (!waiting) {
+      clearTimeout(this.waitTimer);
+      this.waitingSince = 0;
+      return false;
+    }
+    if (!this.waitingSince) {
+      this.waitingSince = Date.now();
+      this.waitTimer = setTimeout(() => this.refresh(), SHOW_WAIT_AFTER_MS);
+    }
+    return Date.now() - this.waitingSince >= SHOW_WAIT_AFTER_MS;
+  }
+
+  private showStatus(status: Status, showWait: boolean): void {
     const m = this.model;
-    this.root.dataset.status = status;
-    this.statusBadge.textContent = {
-      loading: "loading model…",
-      running: "running…",
-      ready: "ready",
-      error: "error",
-    }[status];
-    this.info.textContent = m.get("model_info") || m.get("model");
-    this.progress.textContent = status === "loading" ? m.get("progress") : "";
-    this.progress.hidden = !this.progress.textContent;
-    this.notice.textContent = m.get("notice");
-    this.notice.hidden = !m.get("notice");
-    this.errorBox.hidden = status !== "error";
-    this.errorBox.replaceChildren();
-    if (status === "error") {
-      element("div", "gw-error-message", this.errorBox).textContent = m.get("error");
-      const fix = m.get("error_fix");
+    setData(this.root, "status", status);
+    if (status !== "running" || showWait) { // for a short wait the badge keeps its text
+      setText(this.statusBadge, {
+        loading: "loading model…",
+        running: "running…",
+        ready: "ready",
+        error: "error",
+      }[status]);
+    }
+    setText(this.info, m.get("model_info") || m.get("model"));
+    setText(this.progress, status === "loading" ? m.get("progress") : "");
+    setHidden(this.progress, !this.progress.textContent);
+    setText(this.notice, m.get("notice"));
+    setHidden(this.notice, !m.get("notice"));
+    setHidden(this.errorBox, status !== "error");
+    const error = status === "error" ? [m.get("error"), m.get("error_fix")] : [];
+    if (this.errorBox.dataset.shown !== JSON.stringify(error)) {
+      this.errorBox.dataset.shown = JSON.stringify(error);
+      this.errorBox.replaceChildren();
+      const [message, fix] = error;
+      if (message !== undefined) element("div", "gw-error-message", this.errorBox).textContent = message;
       if (fix) element("div", "gw-error-fix", this.errorBox).textContent = `Fix: ${fix}`;
     }
   }
@@ -632,10 +663,14 @@ class AttentionView {
     const m = this.model;
     const meta = m.get("_attention_meta");
     const tokens = m.get("view_tokens") ?? m.get("tokens");
-    const block = decodeAttention(m.get("_attention_buffer"), "layers" in meta ? meta : null);
+    const buffer = m.get("_attention_buffer");
+    if (buffer === this.takenBuffer && tokens === this.drawnTokens) return; // nothing new
+    const block = decodeAttention(buffer, "layers" in meta ? meta : null);
     if (!block || block.meta.n !== tokens.length) return; // tokens and attention disagree: wait
     this.block = block;
-    this.root.dataset.renderedText = m.get("rendered_text");
+    this.takenBuffer = buffer;
+    this.linesKey = "";
+    setData(this.root, "renderedText", m.get("rendered_text"));
     if (tokens !== this.drawnTokens) {
       this.drawnTokens = tokens;
       this.focus = null;
@@ -680,6 +715,9 @@ class AttentionView {
   private drawLines(layer: number, heads: number[]): void {
     const context = this.canvas.getContext("2d");
     if (!context || !this.block) return;
+    const key = JSON.stringify([layer, heads, this.currentFocus(), this.canvas.height]);
+    if (key === this.linesKey) return;
+    this.linesKey = key;
     const ratio = this.canvas.width / LINE_AREA_WIDTH;
     context.setTransform(ratio, 0, 0, ratio, 0, 0);
     context.clearRect(0, 0, LINE_AREA_WIDTH, this.canvas.height / ratio);
@@ -722,7 +760,7 @@ class AttentionView {
         node.classList.toggle("gw-focused", focused);
         node.classList.toggle("gw-pinned", index === pinned);
         const weight = node.querySelector<HTMLElement>(".gw-weight");
-        if (weight) weight.textContent = weights ? weights[index].toFixed(3) : "";
+        if (weight) setText(weight, weights ? weights[index].toFixed(3) : "");
       });
     }
   }

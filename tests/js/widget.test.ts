@@ -1,5 +1,6 @@
 /** The head view rendered in jsdom against an in-memory model (tests/js/memory-model.ts). */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { SHOW_WAIT_AFTER_MS } from "../../js/widget";
 import { mount, nextFrame, resultFor } from "./memory-model";
 
 beforeEach(() => {
@@ -38,7 +39,13 @@ describe("head view", () => {
     await nextFrame();
     expect(root.dataset.renderedText).toBe("a");
     expect(root.querySelectorAll('.gw-token[data-side="source"]')).toHaveLength(2);
+    // A short wait is not shown; a longer one dims the old tokens and says "running…".
+    expect(root.classList.contains("gw-stale")).toBe(false);
+    expect(root.querySelector(".gw-status")!.textContent).toBe("ready");
+    await new Promise((resolve) => setTimeout(resolve, SHOW_WAIT_AFTER_MS + 20));
+    await nextFrame();
     expect(root.classList.contains("gw-stale")).toBe(true);
+    expect(root.querySelector(".gw-status")!.textContent).toBe("running…");
     model.kernelSets(resultFor("ab", ["<bos>", "ab"]));
     await nextFrame();
     expect(root.dataset.renderedText).toBe("ab");
