@@ -8,7 +8,9 @@ import { ROW_HEIGHT, displayToken, headColour, rowCentre, type LineGroup } from 
 
 export interface HeadViewImage {
   title: string;
+  /** The tokens shown (a window of a long text), the first being token `offset`. */
   tokens: string[];
+  offset: number;
   special: boolean[];
   inPrompt: boolean[];
   groups: LineGroup[];
@@ -48,7 +50,7 @@ export function headViewSvg(image: HeadViewImage): string {
   ];
   for (const group of image.groups) {
     const d = group.pairs
-      .map(([i, j]) => `M0 ${rowCentre(i)}L${image.lineAreaWidth} ${rowCentre(j)}`)
+      .map(([i, j]) => `M0 ${rowCentre(i - image.offset)}L${image.lineAreaWidth} ${rowCentre(j - image.offset)}`)
       .join("");
     parts.push(
       `<path class="gw-line" stroke="${headColour(group.head)}" ` +

@@ -10,6 +10,27 @@ export const ROW_HEIGHT = 22;
 export const MIN_DRAWN_WEIGHT = 0.01;
 /** Opacity is quantised to this many levels so a frame needs few canvas strokes. */
 export const OPACITY_LEVELS = 20;
+/**
+ * Level of detail for long texts (benchmarks/README.md has the measurements): past
+ * `WINDOW_FROM` tokens the head view shows a window of `WINDOW_ROWS` tokens that the user moves,
+ * and each token keeps only its `MAX_LINES_PER_TOKEN` strongest lines.
+ */
+export const WINDOW_FROM = 256;
+export const WINDOW_ROWS = 128;
+export const MAX_LINES_PER_TOKEN = 8;
+
+/** The tokens `[start, end)` the head view shows. */
+export interface TokenWindow {
+  start: number;
+  end: number;
+}
+
+/** The window starting near `start` for `n` tokens: everything for short texts. */
+export function tokenWindow(n: number, start: number): TokenWindow {
+  if (n <= WINDOW_FROM) return { start: 0, end: n };
+  const first = Math.min(Math.max(0, Math.round(start)), n - WINDOW_ROWS);
+  return { start: first, end: first + WINDOW_ROWS };
+}
 
 /** One colour per head (colour-blind-friendly Tableau 10), repeated past ten heads. */
 export const HEAD_COLOURS = [
@@ -21,7 +42,7 @@ export function headColour(head: number): string {
   return HEAD_COLOURS[head % HEAD_COLOURS.length];
 }
 
-/** Vertical centre of token row `index`. */
+/** Vertical centre of token row `index` (counted from the top of the window). */
 export function rowCentre(index: number): number {
   return index * ROW_HEIGHT + ROW_HEIGHT / 2;
 }
@@ -46,26 +67,36 @@ export function headsShown(head: number, allHeads: boolean, numHeads: number): n
 }
 
 /**
- * Group the lines of `layer` by head and opacity level. With a focus, only the lines leaving
- * (source) or entering (target) that token are kept.
+ * Group the lines of `layer` by head and opacity level, between tokens of `window`. With a
+ * focus, only the lines leaving (source) or entering (target) that token are kept. In a long
+ * text (more than WINDOW_FROM tokens) each source keeps its MAX_LINES_PER_TOKEN strongest.
  */
 export function groupLines(
   block: AttentionBlock,
   layer: number,
   heads: number[],
   focus: Focus,
+  window: TokenWindow = { start: 0, end: block.meta.n },
 ): LineGroup[] {
   const n = block.meta.n;
+  const inWindow = range(window.end - window.start).map((k) => window.start + k);
+  const perSource = n > WINDOW_FROM ? MAX_LINES_PER_TOKEN : Infinity;
   const groups: LineGroup[] = [];
   for (const head of heads) {
     const byLevel = new Map<number, Array<[number, number]>>();
-    const sources = focus?.side === "source" ? [focus.index] : range(n);
-    const targets = focus?.side === "target" ? [focus.index] : range(n);
+    const sources = focus?.side === "source" ? [focus.index] : inWindow;
+    const targets = focus?.side === "target" ? [focus.index] : inWindow;
     for (const i of sources) {
+      const kept: Array<[number, number]> = [];
       for (const j of targets) {
         if (focus?.side === "both" && i !== focus.index && j !== focus.index) continue;
         const w = block.weight(layer, head, i, j);
-        if (w < MIN_DRAWN_WEIGHT) continue;
+        if (w >= MIN_DRAWN_WEIGHT) kept.push([j, w]);
+      }
+      if (kept.length > perSource && focus?.side !== "target") {
+        kept.sort((a, b) => b[1] - a[1]).length = perSource;
+      }
+      for (const [j, w] of kept) {
         const level = Math.max(1, Math.round(w * OPACITY_LEVELS));
         let pairs = byLevel.get(level);
         if (!pairs) byLevel.set(level, (pairs = []));

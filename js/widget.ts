@@ -15,7 +15,10 @@ import {
   headColour,
   headsShown,
   rowCentre,
+  tokenWindow,
+  WINDOW_ROWS,
   type Focus,
+  type TokenWindow,
 } from "./layout";
 import type { Scale } from "./colour";
 import { setAttribute, setData, setHidden, setProperty, setText } from "./dom";
@@ -124,6 +127,13 @@ class AttentionView {
   private readonly matrix: MatrixView;
   private readonly modelGrid: ModelView;
   private readonly strip: TokenStrip;
+  private readonly windowBar: HTMLDivElement;
+  private readonly windowInput: HTMLInputElement;
+  private readonly windowLabel: HTMLSpanElement;
+  /** Long texts: the head view shows tokens [window.start, window.end) (layout.ts). */
+  private window: TokenWindow = { start: 0, end: 0 };
+  private windowStart = 0;
+  private windowedPin = -1;
   private readonly statusBadge: HTMLSpanElement;
   private readonly info: HTMLSpanElement;
   private readonly progress: HTMLSpanElement;
@@ -220,6 +230,13 @@ class AttentionView {
     this.silentNotice.hidden = true;
     this.root.dataset.kernel = "alive";
 
+    this.windowBar = element("div", "gw-window-bar", this.root);
+    this.windowLabel = element("span", "gw-window-label", this.windowBar);
+    this.windowInput = element("input", "gw-window", this.windowBar);
+    this.windowInput.type = "range";
+    this.windowInput.min = "0";
+    this.windowInput.setAttribute("aria-label", "First token shown");
+    this.windowBar.hidden = true;
     const view = element("div", "gw-view", this.root);
     this.headPane = element("div", "gw-head-view", view);
     this.sources = element("div", "gw-column gw-sources", this.headPane);
@@ -312,13 +329,16 @@ class AttentionView {
     if (!this.block.hasLayer(layer)) return null;
     const heads = headsShown(m.get("head"), m.get("all_heads"), this.block.meta.heads);
     const headLabel = m.get("all_heads") ? "all heads" : `head ${m.get("head")}`;
-    const kinds = m.get("view_kinds") ?? [];
+    const { start, end } = this.window;
+    const kinds = (m.get("view_kinds") ?? []).slice(start, end);
     return {
-      title: `${m.get("model_info") || m.get("model")} · layer ${layer} · ${headLabel}`,
-      tokens: this.drawnTokens,
+      title: `${m.get("model_info") || m.get("model")} · layer ${layer} · ${headLabel}` +
+        (end - start < this.drawnTokens.length ? ` · tokens ${start}–${end - 1}` : ""),
+      tokens: this.drawnTokens.slice(start, end),
+      offset: start,
       special: kinds.map((kind) => kind === "special"),
       inPrompt: kinds.map((kind) => kind === "prompt"),
-      groups: groupLines(this.block, layer, heads, this.currentFocus()),
+      groups: groupLines(this.block, layer, heads, this.currentFocus(), this.window),
       lineAreaWidth: LINE_AREA_WIDTH,
       colours: this.imageColours(),
     };
@@ -368,6 +388,10 @@ class AttentionView {
       this.lastHeard = Date.now(); // the wait for an answer starts now
       this.model.set("text", this.textBox.value);
       this.model.save_changes();
+      this.refresh();
+    });
+    this.windowInput.addEventListener("input", () => {
+      this.windowStart = this.windowInput.valueAsNumber;
       this.refresh();
     });
     this.layer.input.addEventListener("input", () => this.setNumber("layer", this.layer.input));
@@ -498,6 +522,7 @@ class AttentionView {
     }
     const heads = headsShown(head, allHeads, this.block.meta.heads);
     if (view === "head" && canShowLayer) {
+      this.syncWindow(pinned);
       this.drawLines(layer, heads);
       this.drawWeights(layer, heads);
       this.drawLegend(heads);
@@ -674,11 +699,37 @@ class AttentionView {
     if (tokens !== this.drawnTokens) {
       this.drawnTokens = tokens;
       this.focus = null;
-      const kinds = m.get("view_kinds") ?? [];
-      this.fillColumn(this.sources, tokens, kinds, "source");
-      this.fillColumn(this.targets, tokens, kinds, "target");
-      this.sizeCanvas(tokens.length);
+      this.window = { start: 0, end: 0 }; // refilled by syncWindow
     }
+  }
+
+  /** Long texts: keep the window where the user put it (or on the pinned token); refill it. */
+  private syncWindow(pinned: number): void {
+    const n = this.drawnTokens.length;
+    if (pinned >= 0 && pinned !== this.windowedPin && (pinned < this.window.start || pinned >= this.window.end)) {
+      this.windowStart = pinned - WINDOW_ROWS / 2;
+    }
+    this.windowedPin = pinned;
+    const next = tokenWindow(n, this.windowStart);
+    const longText = next.end - next.start < n;
+    setHidden(this.windowBar, !longText);
+    if (longText) {
+      setProperty(this.windowInput, "max", String(n - WINDOW_ROWS));
+      if (this.windowInput.valueAsNumber !== next.start) this.windowInput.value = String(next.start);
+      setText(
+        this.windowLabel,
+        `Tokens ${next.start}–${next.end - 1} of ${n} (a long text: each token shows its ` +
+          "strongest lines; lines to tokens outside the window are not drawn)",
+      );
+    }
+    if (next.start === this.window.start && next.end === this.window.end) return;
+    this.window = next;
+    this.linesKey = "";
+    const tokens = this.drawnTokens.slice(next.start, next.end);
+    const kinds = (this.model.get("view_kinds") ?? []).slice(next.start, next.end);
+    this.fillColumn(this.sources, tokens, kinds, "source", next.start);
+    this.fillColumn(this.targets, tokens, kinds, "target", next.start);
+    this.sizeCanvas(tokens.length);
   }
 
   private fillColumn(
@@ -686,9 +737,11 @@ class AttentionView {
     tokens: string[],
     kinds: string[],
     side: "source" | "target",
+    offset: number,
   ): void {
     column.replaceChildren(
-      ...tokens.map((token, index) => {
+      ...tokens.map((token, k) => {
+        const index = offset + k;
         const node = element("div", "gw-token");
         node.dataset.index = String(index);
         node.dataset.side = side;
@@ -715,20 +768,21 @@ class AttentionView {
   private drawLines(layer: number, heads: number[]): void {
     const context = this.canvas.getContext("2d");
     if (!context || !this.block) return;
-    const key = JSON.stringify([layer, heads, this.currentFocus(), this.canvas.height]);
+    const key = JSON.stringify([layer, heads, this.currentFocus(), this.canvas.height, this.window]);
     if (key === this.linesKey) return;
     this.linesKey = key;
     const ratio = this.canvas.width / LINE_AREA_WIDTH;
     context.setTransform(ratio, 0, 0, ratio, 0, 0);
     context.clearRect(0, 0, LINE_AREA_WIDTH, this.canvas.height / ratio);
     context.lineWidth = 2;
-    for (const group of groupLines(this.block, layer, heads, this.currentFocus())) {
+    const top = this.window.start;
+    for (const group of groupLines(this.block, layer, heads, this.currentFocus(), this.window)) {
       context.strokeStyle = headColour(group.head);
       context.globalAlpha = group.opacity;
       context.beginPath();
       for (const [i, j] of group.pairs) {
-        context.moveTo(0, rowCentre(i));
-        context.lineTo(LINE_AREA_WIDTH, rowCentre(j));
+        context.moveTo(0, rowCentre(i - top));
+        context.lineTo(LINE_AREA_WIDTH, rowCentre(j - top));
       }
       context.stroke();
     }
@@ -755,7 +809,8 @@ class AttentionView {
       // This column shows the weights of a token focused on the other side.
       const shows = focus !== null && this.block && (focus.side === other || focus.side === "both");
       const weights = shows ? focusWeights(this.block!, layer, heads, { side: other, index: focus!.index }) : null;
-      column.querySelectorAll<HTMLElement>(".gw-token").forEach((node, index) => {
+      column.querySelectorAll<HTMLElement>(".gw-token").forEach((node) => {
+        const index = Number(node.dataset.index);
         const focused = focus !== null && (focus.side === side || focus.side === "both") && focus.index === index;
         node.classList.toggle("gw-focused", focused);
         node.classList.toggle("gw-pinned", index === pinned);

@@ -144,3 +144,43 @@ describe("views in the widget", () => {
     expect(root.querySelector<HTMLElement>(".gw-renormalised")!.hidden).toBe(false);
   });
 });
+
+describe("long texts", () => {
+  const n = 300;
+  const tokens = Array.from({ length: n }, (_, k) => (k === 0 ? "<bos>" : ` w${k}`));
+  const uniform = Array.from({ length: n }, () => Array.from({ length: n }, () => 1 / n));
+
+  it("keep each token's strongest lines only", () => {
+    const row = (i: number) => Array.from({ length: n }, (_, j) => (j < 20 ? (i === j ? 0.24 : 0.04) : 0));
+    const encoded = encode([[Array.from({ length: n }, (_, i) => row(i))]]);
+    const block = decodeAttention(encoded.bytes, encoded.meta)!;
+    const pairs = groupLines(block, 0, [0], null, { start: 0, end: 128 }).flatMap((g) => g.pairs);
+    const fromZero = pairs.filter(([i]) => i === 0);
+    expect(fromZero).toHaveLength(8); // MAX_LINES_PER_TOKEN of its 20 lines over the threshold
+    expect(fromZero.some(([, j]) => j === 0)).toBe(true); // the strongest, to itself, is kept
+    expect(pairs.every(([i, j]) => i < 128 && j < 128)).toBe(true);
+  });
+
+  it("show a window of tokens that moves with its slider and with the pinned token", async () => {
+    const encoded = encode([[uniform]]);
+    const { model, root } = await mount({
+      text: "t", ...resultFor("t", tokens), num_heads: 1, _attention_buffer: encoded.bytes,
+      _attention_meta: encoded.meta,
+    });
+    const indices = () =>
+      [...root.querySelectorAll<HTMLElement>('.gw-token[data-side="source"]')].map((t) => Number(t.dataset.index));
+    expect(root.querySelector<HTMLElement>(".gw-window-bar")!.hidden).toBe(false);
+    expect(indices()).toEqual(Array.from({ length: 128 }, (_, k) => k));
+    const slider = root.querySelector<HTMLInputElement>(".gw-window")!;
+    expect(slider.max).toBe(String(n - 128));
+    slider.value = "100";
+    slider.dispatchEvent(new Event("input"));
+    await nextFrame();
+    expect(indices()[0]).toBe(100);
+    expect(root.querySelector(".gw-window-label")!.textContent).toContain("Tokens 100–227 of 300");
+    model.kernelSets({ selected_token: 290 });
+    await nextFrame();
+    expect(indices()).toContain(290);
+    expect(root.querySelector('.gw-token[data-index="290"]')!.classList.contains("gw-pinned")).toBe(true);
+  });
+});
