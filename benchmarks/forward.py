@@ -1,6 +1,10 @@
 """Bare forward-pass time next to the engine's full path, for the keystroke benchmark's ratio.
 
     python benchmarks/forward.py [tiny|embeddinggemma-shaped] [--tokens 32] [--runs 15]
+        [--device cuda]
+
+`--device cuda` is the GPU variant, for a machine with an accelerator (bfloat16 there, as the
+widget loads it; the whole run fits in a few minutes).
 
 Prints JSON: medians in ms of (a) the model's forward pass alone with output_attentions and
 (b) `compute_attention` (tokenize + forward + copy to one float32 array), cache off.
@@ -54,20 +58,24 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=32)
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--model-dir", type=Path)
+    parser.add_argument("--device", default=None, help="cuda, mps or cpu (default: best)")
     args = parser.parse_args()
     model_dir = args.model_dir or Path(tempfile.mkdtemp()) / "model"
     if not (model_dir / "config.json").exists():
         build_gemma3_encoder(model_dir, args.shape)
-    loaded = load_model(str(model_dir))
+    loaded = load_model(str(model_dir), args.device)
     loaded.cache = ResultCache(budget_bytes=0)  # measure real work, never a cache hit
     bare, full = [], []
     for run in range(args.runs + 2):
         text = text_of(args.tokens, run)
         other_text = text_of(args.tokens, run + 1000)  # same length, not cached
-        ids = torch.tensor([loaded.tokenizer(text)["input_ids"]])
+        ids = torch.tensor([loaded.tokenizer(text)["input_ids"]], device=loaded.device)
         start = time.perf_counter()
         with torch.inference_mode():
-            loaded.model(input_ids=ids, output_attentions=True)
+            outputs = loaded.model(input_ids=ids, output_attentions=True)
+            if loaded.device.startswith("cuda"):
+                torch.cuda.synchronize()  # the GPU runs ahead of Python: wait for the work
+            del outputs
         middle = time.perf_counter()
         result = compute_attention(loaded, other_text)
         end = time.perf_counter()
@@ -82,6 +90,8 @@ def main() -> None:
                 "runs": args.runs,
                 "bare_forward_ms_median": round(statistics.median(bare), 2),
                 "compute_attention_ms_median": round(statistics.median(full), 2),
+                "device": loaded.device,
+                "dtype": str(loaded.dtype).removeprefix("torch."),
                 "torch_threads": torch.get_num_threads(),
             }
         )

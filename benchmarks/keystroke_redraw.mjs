@@ -122,7 +122,7 @@ try {
       arrivalSamples.push(arrived);
     }
   }
-  const drawnTokens = await page.locator('.gw-token[data-side="source"]').count();
+  const drawnTokens = Number(await page.locator(".gw-root").getAttribute("data-tokens"));
   const forward = JSON.parse(
     execFileSync(PYTHON, [join(ROOT, "benchmarks/forward.py"), shape, "--tokens",
       String(drawnTokens), "--model-dir", modelDir], { encoding: "utf8" }).trim()

@@ -42,10 +42,12 @@ from .projection import Rows, project, thumbnails, token_strips, view_rows
 from .prompts import PROMPTS
 from .result import AttentionResult
 from .statistics import STATISTICS, HeadStatistics, head_statistics
-from .wire import encode_attention, encode_weights, layers_to_send
+from .wire import encode_attention, encode_weights, fills_in_later, layers_to_send
 from .worker import CoalescingWorker
 
 STATUSES = ("loading", "running", "ready", "error")
+# Typing pauses this long before every layer of a mid-length text follows the shown one (wire.py).
+FILL_IN_AFTER_S = 0.3
 VIEWS = ("head", "matrix", "model")
 SCALES = ("linear", "log", "power")
 
@@ -227,6 +229,7 @@ class AttentionWidget(anywidget.AnyWidget):
         # Statistics of one result (they follow the attention: see _refresh), and those shown.
         self._statistics: tuple[AttentionResult, HeadStatistics] | None = None
         self._statistics_shown: HeadStatistics | None = None
+        self._fill_in_timer: threading.Timer | None = None
         self._state_lock = threading.RLock()
         self._done = threading.Condition(self._state_lock)
         self._generation = 0
@@ -463,6 +466,9 @@ class AttentionWidget(anywidget.AnyWidget):
         worker = getattr(self, "_worker", None)  # absent when __init__ failed early
         if worker is not None:
             worker.close()
+        timer = getattr(self, "_fill_in_timer", None)
+        if timer is not None:
+            timer.cancel()
         self._result = None
         self._view = None
         self._pending = None
@@ -751,6 +757,7 @@ class AttentionWidget(anywidget.AnyWidget):
         self._send_attention(view)
         self._send_thumbnails(view)
         self._send_token_strips(view)
+        self._fill_in_after_a_pause(view)
         self.set_trait("status", "ready")
 
     def _show_precomputed(self, result: AttentionResult) -> None:
@@ -782,6 +789,28 @@ class AttentionWidget(anywidget.AnyWidget):
                 "_attention_meta",
                 {**meta, "hide_special": view.hide_special, "merge_words": view.merge_words},
             )
+
+    def _fill_in_after_a_pause(self, view: _View) -> None:
+        """Mid-length texts: every layer follows the shown one once typing pauses, so layer
+        switches stop waiting for the kernel without slowing the keystrokes that come first."""
+        if self._fill_in_timer is not None:
+            self._fill_in_timer.cancel()
+        layers, heads, n, _ = view.attention.shape
+        if not fills_in_later(layers, heads, n):
+            return
+
+        def fill_in() -> None:
+            if self._view is not view or self.status != "ready":
+                return  # the text (or the view options) changed meanwhile
+            buffer, meta = encode_attention(view.attention, 0, layers)
+            with self.hold_sync():
+                self.set_trait("_attention_buffer", buffer)
+                self.set_trait("_attention_meta", {**self._attention_meta, **meta})
+
+        timer = threading.Timer(FILL_IN_AFTER_S, lambda: self._on_apply_loop(fill_in))
+        timer.daemon = True
+        self._fill_in_timer = timer
+        timer.start()
 
     def _send_thumbnails(self, view: _View) -> None:
         """Shrunken maps of every layer and head for the model view, when the attention buffer

@@ -3,8 +3,9 @@
 Attention weights lie in [0, 1], so they are sent as little-endian uint16 fixed point
 (`round(weight * 65535)`): 2 bytes a value with an error under 1e-5, where a JSON list costs about
 22. The buffer is row-major `[layers, heads, n, n]` for the layers `meta["layers"] = [start, stop)`.
-Short texts send every layer, so layer switches never wait for the kernel; long texts send only
-the layer on screen and the kernel sends another when the layer changes.
+Short texts send every layer, so layer switches never wait for the kernel; longer texts send the
+layer on screen first, then every layer once typing pauses (while that stays under
+`BACKGROUND_BYTE_BUDGET`); past that, the kernel sends another layer when the layer changes.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import TypedDict
 import numpy as np
 
 SCALE = 65535
-ALL_LAYERS_BYTE_BUDGET = 4 * 1024 * 1024  # above this, send the current layer only
+ALL_LAYERS_BYTE_BUDGET = 4 * 1024 * 1024  # above this, send the current layer first
+BACKGROUND_BYTE_BUDGET = 16 * 1024 * 1024  # every layer after a pause, up to this (EG: n <= 342)
 
 
 class WireMeta(TypedDict):
@@ -32,6 +34,12 @@ def layers_to_send(num_layers: int, heads: int, n: int, layer: int) -> tuple[int
     if all_bytes <= ALL_LAYERS_BYTE_BUDGET:
         return 0, num_layers
     return layer, layer + 1
+
+
+def fills_in_later(num_layers: int, heads: int, n: int) -> bool:
+    """True when the first message holds one layer and every layer may follow after a pause."""
+    all_bytes = num_layers * heads * n * n * 2
+    return ALL_LAYERS_BYTE_BUDGET < all_bytes <= BACKGROUND_BYTE_BUDGET
 
 
 def encode_weights(weights: np.ndarray) -> bytes:

@@ -521,17 +521,22 @@ class AttentionView {
       return;
     }
     const heads = headsShown(head, allHeads, this.block.meta.heads);
+    // What is on screen, for tests and benchmarks: "head:5:0", "matrix:5:0,1,2", "model".
+    let drawn = "";
     if (view === "head" && canShowLayer) {
       this.syncWindow(pinned);
       this.drawLines(layer, heads);
       this.drawWeights(layer, heads);
       this.drawLegend(heads);
+      drawn = `head:${layer}:${heads.join(",")}`;
     } else if (view === "matrix" && canShowLayer) {
       const scale = m.get("scale") ?? "linear";
       this.matrix.draw({ block: this.block, layer, heads, tokens: this.drawnTokens, scale, pinned });
+      drawn = `matrix:${layer}:${heads.join(",")}`;
     } else if (view === "model") {
       const maps = this.modelMaps();
       if (maps) {
+        drawn = "model";
         this.modelGrid.draw({
           maps,
           layers: numLayers,
@@ -545,6 +550,7 @@ class AttentionView {
         });
       }
     }
+    setData(this.root, "drawn", drawn);
     this.drawStrip(pinned);
   }
 
@@ -696,6 +702,7 @@ class AttentionView {
     this.takenBuffer = buffer;
     this.linesKey = "";
     setData(this.root, "renderedText", m.get("rendered_text"));
+    setData(this.root, "tokens", String(tokens.length));
     if (tokens !== this.drawnTokens) {
       this.drawnTokens = tokens;
       this.focus = null;

@@ -283,3 +283,29 @@ def test_statistics_follow_the_attention_and_never_show_another_text(
     widget.wait(timeout=30)
     expected = head_statistics(widget.attention, widget.special).as_lists()
     assert widget.head_stats == expected
+
+
+def test_mid_length_texts_get_every_layer_once_typing_pauses(
+    widget: AttentionWidget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from gemma_widget import widget as widget_module
+
+    monkeypatch.setattr(wire, "ALL_LAYERS_BYTE_BUDGET", 100)  # one layer first ...
+    monkeypatch.setattr(wire, "BACKGROUND_BYTE_BUDGET", 10**9)  # ... then all of them
+    monkeypatch.setattr(widget_module, "FILL_IN_AFTER_S", 0.2)
+    widget.text = "one two three four"
+    widget.wait(timeout=30)
+    assert widget._attention_meta["layers"] == [0, 1]
+    widget.text = "one two three four five"  # typing goes on: the first text never fills in
+    widget.wait(timeout=30)
+    assert widget._attention_meta["layers"] == [0, 1]
+    time.sleep(0.6)
+    assert widget._attention_meta["layers"] == [0, 4]
+    assert widget._attention_meta["n"] == len(widget.view_tokens)
+    sent = decode_attention(widget._attention_buffer, widget._attention_meta)  # type: ignore[arg-type]
+    np.testing.assert_allclose(sent, widget.view_attention, atol=1e-4)
+    before = widget._attention_buffer
+    widget.layer = 3  # already in the browser: nothing is sent
+    assert widget._attention_buffer is before
