@@ -695,7 +695,12 @@ class AttentionView {
     const meta = m.get("_attention_meta");
     const tokens = m.get("view_tokens") ?? m.get("tokens");
     const buffer = m.get("_attention_buffer");
-    if (buffer === this.takenBuffer && tokens === this.drawnTokens) return; // nothing new
+    if (buffer === this.takenBuffer && tokens === this.drawnTokens) {
+      // Same tokens and attention for another text (e.g. past the model's maximum length, where
+      // the kernel sends only the new text: unchanged traits are not sent again).
+      setData(this.root, "renderedText", m.get("rendered_text"));
+      return;
+    }
     const block = decodeAttention(buffer, "layers" in meta ? meta : null);
     if (!block || block.meta.n !== tokens.length) return; // tokens and attention disagree: wait
     this.block = block;

@@ -53,6 +53,20 @@ describe("head view", () => {
     expect(root.classList.contains("gw-stale")).toBe(false);
   });
 
+  it("takes a result that changes only the text (same tokens and attention)", async () => {
+    const { model, root } = await mount({ text: "long", ...resultFor("long", ["<bos>", "long"]) });
+    const box = root.querySelector<HTMLTextAreaElement>(".gw-text")!;
+    box.value = "long ";
+    box.dispatchEvent(new Event("input"));
+    await nextFrame();
+    expect(root.dataset.status).toBe("running");
+    // Past the model's maximum the tokens do not change: the kernel sends only the text.
+    model.kernelSets({ rendered_text: "long " });
+    await nextFrame();
+    expect(root.dataset.renderedText).toBe("long ");
+    expect(root.dataset.status).toBe("ready");
+  });
+
   it("shows errors and their fix as text, never as HTML", async () => {
     const { model, root } = await mount({ text: "x" });
     model.kernelSets({
