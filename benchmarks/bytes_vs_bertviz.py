@@ -3,8 +3,9 @@
     python benchmarks/bytes_vs_bertviz.py [--model-dir DIR] [--tokens 8,32,128,512]
         [--bertviz-up-to 128]
 
-For each length, on the EmbeddingGemma-shaped model: the widget's whole synced state after the
-text is shown (JSON plus binary buffers: an upper bound on one update, which resends less), the
+For each length, on the EmbeddingGemma-shaped model: the bytes of every message the widget
+sends for one keystroke (a new text of the same length: JSON plus binary buffers, the statistics
+that follow included), the widget's whole synced state (what a new view receives first), the
 bytes that follow once typing pauses (every layer of a mid-length text), and the length of the
 HTML that `bertviz.head_view` and `bertviz.model_view` return for the same attention and tokens.
 bertviz is run up to `--bertviz-up-to` tokens (its HTML grows as 22 bytes a weight: 512 tokens
@@ -20,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from ipywidgets.widgets.widget import _remove_buffers
 
@@ -51,6 +53,20 @@ def main() -> None:
     bytes_per_weight = None
     for tokens in (int(t) for t in args.tokens.split(",")):
         widget = AttentionWidget(text_of(tokens - 1, 0), model=str(model_dir)).wait(timeout=600)
+        sent: list[int] = []
+        send = widget._send
+
+        def counting_send(
+            msg: dict[str, Any], buffers: Any = None, send: Any = send, sent: list[int] = sent
+        ) -> None:
+            sent.append(len(json.dumps(msg).encode()) + sum(len(b) for b in buffers or []))
+            send(msg, buffers)
+
+        widget._send = counting_send  # type: ignore[method-assign]
+        widget.text = text_of(tokens - 1, 1)  # one keystroke's worth: a new text, same length
+        widget.wait(timeout=600)
+        time.sleep(0.1)
+        update = sum(sent)
         layers, heads, n, _ = widget.attention.shape
         first = state_bytes(widget)
         later = 0
@@ -58,6 +74,7 @@ def main() -> None:
             later = len(encode_attention(widget.view_attention, 0, layers)[0])
         row: dict[str, object] = {
             "tokens": n,
+            "widget_update_bytes": update,
             "widget_state_bytes": first,
             "widget_background_bytes": later,
         }
@@ -77,7 +94,7 @@ def main() -> None:
         extrapolated = row.get("bertviz_head_view_bytes_extrapolated")
         bertviz = row.get("bertviz_head_view_bytes", extrapolated)
         if isinstance(bertviz, int):
-            row["widget_over_bertviz_head_view"] = round((first + later) / bertviz, 4)
+            row["update_over_bertviz_head_view"] = round(update / bertviz, 4)
         print(json.dumps(row), flush=True)
         widget.close()
 

@@ -58,6 +58,7 @@ try {
     await page.locator(".gw-text").fill(text);
     await waitForView(page, "rendered-text", text, 600_000);
     await waitForView(page, "status", "ready", 600_000);
+    await page.locator('.gw-view-tab[data-view="head"]').click(); // each length starts alike
     await page.waitForTimeout(1500); // typing has paused: background layers arrive
     const numLayers = Number(await page.locator(".gw-layer").getAttribute("max")) + 1;
     const numHeads = Number(await page.locator(".gw-head").getAttribute("max")) + 1;
@@ -65,9 +66,10 @@ try {
     const samples = { layer: [], head: [], view: [] };
     const views = ["matrix", "model", "head"];
     for (let k = 0; k < switches; k++) {
+      const current = Number(await page.locator(".gw-head").inputValue());
       const layer = (k + 1) % numLayers;
-      const head = (k + 1) % numHeads;
-      samples.layer.push(await timeSwitch(page, "layer", layer, `head:${layer}:${k % numHeads}`));
+      const head = (current + 1) % numHeads;
+      samples.layer.push(await timeSwitch(page, "layer", layer, `head:${layer}:${current}`));
       samples.head.push(await timeSwitch(page, "head", head, `head:${layer}:${head}`));
     }
     const layer = Number(await page.locator(".gw-layer").inputValue());
