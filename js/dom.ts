@@ -28,3 +28,15 @@ export function setProperty<T extends HTMLInputElement | HTMLSelectElement, K ex
 ): void {
   if (node[key] !== value) node[key] = value;
 }
+
+/** A new element with a class, appended to `parent` when given. */
+export function element<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  className: string,
+  parent?: HTMLElement,
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  node.className = className;
+  parent?.appendChild(node);
+  return node;
+}

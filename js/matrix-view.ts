@@ -5,6 +5,7 @@
  */
 import { paintGrid, type Scale } from "./colour";
 import type { Colours, MatrixImage } from "./image";
+import { element } from "./dom";
 import { displayToken } from "./layout";
 import type { AttentionBlock } from "./wire";
 
@@ -34,39 +35,21 @@ export class MatrixView {
   private drawnBlock: AttentionBlock | null = null;
 
   constructor(private readonly onPick: (row: number) => void) {
-    this.root = document.createElement("div");
-    this.root.className = "gw-matrix";
-    this.readout = this.child("div", "gw-matrix-readout");
+    this.root = element("div", "gw-matrix");
+    this.readout = element("div", "gw-matrix-readout", this.root);
     this.readout.textContent = "Point at a cell to read its weight; click to pin its row.";
-    const grid = this.child("div", "gw-matrix-grid");
-    grid.appendChild(document.createElement("div")); // corner
-    this.colLabels = document.createElement("div");
-    this.colLabels.className = "gw-matrix-cols";
-    grid.appendChild(this.colLabels);
-    this.rowLabels = document.createElement("div");
-    this.rowLabels.className = "gw-matrix-rows";
-    grid.appendChild(this.rowLabels);
-    const frame = document.createElement("div");
-    frame.className = "gw-matrix-frame";
-    grid.appendChild(frame);
-    this.canvas = document.createElement("canvas");
-    this.canvas.className = "gw-matrix-canvas";
-    frame.appendChild(this.canvas);
-    this.pin = document.createElement("div");
-    this.pin.className = "gw-matrix-pin";
-    frame.appendChild(this.pin);
+    const grid = element("div", "gw-matrix-grid", this.root);
+    element("div", "gw-matrix-corner", grid);
+    this.colLabels = element("div", "gw-matrix-cols", grid);
+    this.rowLabels = element("div", "gw-matrix-rows", grid);
+    const frame = element("div", "gw-matrix-frame", grid);
+    this.canvas = element("canvas", "gw-matrix-canvas", frame);
+    this.pin = element("div", "gw-matrix-pin", frame);
     this.canvas.addEventListener("mousemove", (event) => this.hover(event));
     this.canvas.addEventListener("click", (event) => {
       const cell = this.cellAt(event);
       if (cell) this.onPick(cell.i);
     });
-  }
-
-  private child<K extends keyof HTMLElementTagNameMap>(tag: K, className: string) {
-    const node = document.createElement(tag);
-    node.className = className;
-    this.root.appendChild(node);
-    return node;
   }
 
   /** Cell side in CSS pixels for `n` tokens. */
@@ -94,8 +77,7 @@ export class MatrixView {
       ] as const) {
         axis.replaceChildren(
           ...(labelled ? tokens : []).map((token, index) => {
-            const label = document.createElement("div");
-            label.className = `gw-matrix-label gw-matrix-${side}-label`;
+            const label = element("div", `gw-matrix-label gw-matrix-${side}-label`);
             label.style[side === "row" ? "height" : "width"] = `${cell}px`;
             label.textContent = displayToken(token);
             label.title = `${index}: ${JSON.stringify(token)}`;

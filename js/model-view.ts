@@ -4,6 +4,7 @@
  * Clicking a map opens it in the head view.
  */
 import { paintGrid, type Scale } from "./colour";
+import { element } from "./dom";
 import type { Colours, ModelImage } from "./image";
 import type { Statistic } from "./model";
 import type { AttentionBlock } from "./wire";
@@ -56,13 +57,9 @@ export class ModelView {
   private drawnKey = "";
 
   constructor(private readonly onOpen: (layer: number, head: number) => void) {
-    this.root = document.createElement("div");
-    this.root.className = "gw-model";
-    this.note = document.createElement("div");
-    this.note.className = "gw-model-note";
-    this.grid = document.createElement("div");
-    this.grid.className = "gw-model-grid";
-    this.root.append(this.note, this.grid);
+    this.root = element("div", "gw-model");
+    this.note = element("div", "gw-model-note", this.root);
+    this.grid = element("div", "gw-model-grid", this.root);
     this.grid.addEventListener("click", (event) => {
       const cell = (event.target as HTMLElement).closest<HTMLElement>(".gw-thumb");
       if (cell) this.onOpen(Number(cell.dataset.layer), Number(cell.dataset.head));
@@ -103,29 +100,25 @@ export class ModelView {
       const cells: HTMLElement[] = [];
       const size = maps.meta.n;
       for (let layer = 0; layer < layers; layer++) {
-        const label = document.createElement("div");
-        label.className = "gw-model-layer";
+        const label = element("div", "gw-model-layer");
         const type = layerTypeLabel(input.layerTypes[layer]);
         label.textContent = `layer ${layer}`;
         if (type) {
-          const kind = document.createElement("span");
-          kind.className = `gw-layer-type gw-layer-${type.startsWith("sliding") ? "sliding" : "full"}`;
+          const kind = element("span", `gw-layer-type gw-layer-${type.startsWith("sliding") ? "sliding" : "full"}`);
           kind.textContent = type;
           label.append(" ", kind);
         }
         cells.push(label);
         for (let head = 0; head < heads; head++) {
-          const cell = document.createElement("button");
+          const cell = element("button", "gw-thumb");
           cell.type = "button";
-          cell.className = "gw-thumb";
           cell.dataset.layer = String(layer);
           cell.dataset.head = String(head);
           const canvas = document.createElement("canvas");
           paintGrid(canvas, size, size, (i, j) => maps.weight(layer, head, i, j), scale);
           canvas.style.width = canvas.style.height = `${THUMBNAIL_PIXELS}px`;
           const value = stats[statistic]?.[layer]?.[head];
-          const caption = document.createElement("span");
-          caption.className = "gw-thumb-stat";
+          const caption = element("span", "gw-thumb-stat");
           caption.textContent = value === undefined ? "" : value.toFixed(2);
           cell.title = `layer ${layer}, head ${head}` + statTitle(stats, layer, head);
           cell.append(canvas, caption);

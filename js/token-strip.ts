@@ -3,6 +3,7 @@
  * every layer and head at once, one row per (layer, head), one column per token.
  */
 import { paintGrid, type Scale } from "./colour";
+import { element } from "./dom";
 import { displayToken } from "./layout";
 import type { TokenStrips } from "./wire";
 
@@ -21,38 +22,25 @@ export class TokenStrip {
   private tokens: string[] = [];
 
   constructor(onUnpin: () => void) {
-    this.root = document.createElement("div");
-    this.root.className = "gw-strip";
-    const header = document.createElement("div");
-    header.className = "gw-strip-header";
-    this.title = document.createElement("div");
-    this.title.className = "gw-strip-title";
-    const unpin = document.createElement("button");
+    this.root = element("div", "gw-strip");
+    const header = element("div", "gw-strip-header", this.root);
+    this.title = element("div", "gw-strip-title", header);
+    const unpin = element("button", "gw-unpin", header);
     unpin.type = "button";
-    unpin.className = "gw-unpin";
     unpin.textContent = "unpin";
     unpin.addEventListener("click", onUnpin);
-    header.append(this.title, unpin);
-    const body = document.createElement("div");
-    body.className = "gw-strip-body";
-    this.axis = document.createElement("div");
-    this.axis.className = "gw-strip-axis";
-    body.appendChild(this.axis);
+    const body = element("div", "gw-strip-body", this.root);
+    this.axis = element("div", "gw-strip-axis", body);
     this.canvases = { out: document.createElement("canvas"), in: document.createElement("canvas") };
     for (const direction of ["out", "in"] as const) {
-      const column = document.createElement("div");
-      column.className = `gw-strip-column gw-strip-${direction}`;
-      const label = document.createElement("div");
-      label.className = "gw-strip-label";
-      label.textContent = direction === "out" ? "attends to →" : "← attended by";
+      const column = element("div", `gw-strip-column gw-strip-${direction}`, body);
+      element("div", "gw-strip-label", column).textContent =
+        direction === "out" ? "attends to →" : "← attended by";
       const canvas = this.canvases[direction];
       canvas.addEventListener("mousemove", (event) => this.hover(direction, event));
-      column.append(label, canvas);
-      body.appendChild(column);
+      column.appendChild(canvas);
     }
-    this.readout = document.createElement("div");
-    this.readout.className = "gw-strip-readout";
-    this.root.append(header, body, this.readout);
+    this.readout = element("div", "gw-strip-readout", this.root);
   }
 
   draw(strips: TokenStrips, tokens: string[], scale: Scale): void {
@@ -68,8 +56,7 @@ export class TokenStrip {
     const every = Math.ceil(12 / layerPixels);
     this.axis.replaceChildren(
       ...Array.from({ length: Math.ceil(layers / every) }, (_, k) => {
-        const tick = document.createElement("div");
-        tick.className = "gw-strip-tick";
+        const tick = element("div", "gw-strip-tick");
         tick.style.height = `${layerPixels * every}px`;
         tick.textContent = `L${k * every}`;
         return tick;

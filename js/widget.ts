@@ -21,7 +21,7 @@ import {
   type TokenWindow,
 } from "./layout";
 import type { Scale } from "./colour";
-import { setAttribute, setData, setHidden, setProperty, setText } from "./dom";
+import { element, setAttribute, setData, setHidden, setProperty, setText } from "./dom";
 import {
   headViewSvg,
   imageSize,
@@ -55,17 +55,6 @@ export const SILENT_AFTER_MS = 4000;
  * says `running` at once.
  */
 export const SHOW_WAIT_AFTER_MS = 200;
-
-function element<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className: string,
-  parent?: HTMLElement,
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  node.className = className;
-  parent?.appendChild(node);
-  return node;
-}
 
 function checkbox(label: string, className: string, parent: HTMLElement, title: string) {
   const wrap = element("label", `${className}-label`, parent);
