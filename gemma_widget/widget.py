@@ -48,6 +48,9 @@ from .worker import CoalescingWorker
 STATUSES = ("loading", "running", "ready", "error")
 # Typing pauses this long before every layer of a mid-length text follows the shown one (wire.py).
 FILL_IN_AFTER_S = 0.3
+# Statistics of longer texts are computed only while the model view shows them (or on request):
+# at 2048 tokens they take 1.5 s, which would hold up the next keystroke's forward pass.
+EAGER_STATISTICS_MAX_TOKENS = 512
 VIEWS = ("head", "matrix", "model")
 SCALES = ("linear", "log", "power")
 
@@ -556,6 +559,14 @@ class AttentionWidget(anywidget.AnyWidget):
     def _current_view(self, result: AttentionResult) -> _View:
         return _view_of(result, hide_special=self.hide_special, merge_words=self.merge_words)
 
+    @traitlets.observe("view")
+    def _on_view_change(self, change: dict[str, Any]) -> None:
+        """The model view needs statistics that long texts skip while typing: compute them."""
+        known = self._statistics
+        missing = self._result is not None and (known is None or known[0] is not self._result)
+        if change["new"] == "model" and self._started and missing:
+            self._request()  # a cache hit: the worker computes only the statistics
+
     @traitlets.observe("selected_token")
     def _on_selected_token_change(self, change: dict[str, Any]) -> None:
         if self._view is not None:
@@ -597,6 +608,7 @@ class AttentionWidget(anywidget.AnyWidget):
             generation, text, source = self._generation, self.text, self.model
             prompt = PROMPTS[self.prompt]
             options = {"hide_special": self.hide_special, "merge_words": self.merge_words}
+            model_view = self.view == "model"
         loaded: LoadedModel | None = None
         result: AttentionResult | None = None
         view: _View | None = None
@@ -615,8 +627,12 @@ class AttentionWidget(anywidget.AnyWidget):
         self._on_apply_loop(self._apply_pending)  # the attention reaches the view first
         with self._state_lock:
             still_current = generation == self._generation
-        if result is not None and still_current:
-            self._statistics_for(result)  # then the model view's numbers (1.5 s at 2048 tokens)
+        if (
+            result is not None
+            and still_current
+            and (model_view or len(result.tokens) <= EAGER_STATISTICS_MAX_TOKENS)
+        ):
+            self._statistics_for(result)  # then the model view's numbers
         with self._done:
             self._finished = outcome
             self._done.notify_all()

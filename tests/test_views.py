@@ -309,3 +309,24 @@ def test_mid_length_texts_get_every_layer_once_typing_pauses(
     before = widget._attention_buffer
     widget.layer = 3  # already in the browser: nothing is sent
     assert widget._attention_buffer is before
+
+
+def test_long_texts_compute_statistics_only_for_the_model_view(
+    widget: AttentionWidget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gemma_widget import widget as widget_module
+
+    monkeypatch.setattr(widget_module, "EAGER_STATISTICS_MAX_TOKENS", 3)  # "long" from 4 tokens
+    widget.text = "A longer text."
+    widget.wait(timeout=30)
+    assert widget.head_stats == {}  # typing is not held up by them
+    widget.view = "model"  # the model view shows them: computed now
+    widget.wait(timeout=30)
+    assert widget.head_stats == head_statistics(widget.attention, widget.special).as_lists()
+    widget.view = "head"
+    widget.text = "Another longer text."
+    widget.wait(timeout=30)
+    assert widget.head_stats == {}
+    np.testing.assert_allclose(  # Python computes them on request
+        widget.statistics.entropy, head_statistics(widget.attention, widget.special).entropy
+    )
