@@ -21,6 +21,10 @@ import numpy as np
 from .bundle import bundle_file
 from .result import AttentionResult
 
+# A standalone page holds every layer while their uint16 weights stay under this (EmbeddingGemma:
+# texts up to about 680 tokens); longer texts save the layer on screen, and the page says so.
+STANDALONE_BYTE_BUDGET = 64 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class SavedAttention:

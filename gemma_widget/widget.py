@@ -35,7 +35,13 @@ from .errors import (
     TextError,
     check_text,
 )
-from .export import as_attention_array, bertviz_inputs, save_html, save_npz
+from .export import (
+    STANDALONE_BYTE_BUDGET,
+    as_attention_array,
+    bertviz_inputs,
+    save_html,
+    save_npz,
+)
 from .headless import render_page_image
 from .loading import DEFAULT_MODEL, LoadedModel, load_model, wrap_model
 from .projection import Rows, project, thumbnails, token_strips, view_rows
@@ -407,7 +413,21 @@ class AttentionWidget(anywidget.AnyWidget):
         state: dict[str, Any] = {name: getattr(self, name) for name in synced}
         assert self._view is not None  # self.result waited for it
         attention = self._view.attention
-        buffer, meta = encode_attention(attention, 0, attention.shape[0])  # every layer
+        layers = attention.shape[0]
+        start, stop = 0, layers  # every layer: there is no kernel to ask for another ...
+        if attention[0].nbytes // 2 * layers > STANDALONE_BYTE_BUDGET:  # ... unless too big
+            start, stop = self.layer, self.layer + 1
+            state["notice"] = " ".join(
+                part
+                for part in (
+                    self.notice,
+                    f"This page holds layer {self.layer} only: every layer of this text would "
+                    f"make a file over {STANDALONE_BYTE_BUDGET // 2**20} MB. Save another layer "
+                    "with w.layer, or a shorter text.",
+                )
+                if part
+            )
+        buffer, meta = encode_attention(attention, start, stop)
         state.update(
             status="ready",
             progress="",

@@ -206,3 +206,24 @@ def test_cli_draws_images_of_any_view(tiny_gemma: Path, tmp_path: Path) -> None:
     width, height = _png_size(png.read_bytes())
     assert width > 100
     assert height > 100
+
+
+def test_a_page_for_a_long_text_holds_the_layer_on_screen_and_says_so(
+    widget: AttentionWidget, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from gemma_widget import widget as widget_module
+
+    def saved_state(page: Path) -> dict[str, object]:
+        found = re.search(r'id="gemma-widget-state">(.*?)</script>', page.read_text(), re.S)
+        assert found is not None
+        return json.loads(found.group(1))  # type: ignore[no-any-return]
+
+    everything = saved_state(widget.save(tmp_path / "all.html"))
+    assert everything["_attention_meta"]["layers"] == [0, 4]  # type: ignore[index]
+    monkeypatch.setattr(widget_module, "STANDALONE_BYTE_BUDGET", 100)
+    widget.layer = 2
+    one = saved_state(widget.save(tmp_path / "one.html"))
+    assert one["_attention_meta"]["layers"] == [2, 3]  # type: ignore[index]
+    assert "This page holds layer 2 only" in str(one["notice"])
