@@ -16,7 +16,7 @@ import numpy as np
 
 SCALE = 65535
 ALL_LAYERS_BYTE_BUDGET = 4 * 1024 * 1024  # above this, send the current layer first
-BACKGROUND_BYTE_BUDGET = 16 * 1024 * 1024  # every layer after a pause, up to this (EG: n <= 342)
+BACKGROUND_BYTE_BUDGET = 16 * 1024 * 1024  # every layer after a pause, up to this (EG: n <= 341)
 
 
 class WireMeta(TypedDict):

@@ -81,7 +81,6 @@ def test_nothing_hidden_leaves_the_attention_as_it_is() -> None:
     rows = view_rows(_result(["<bos>", "a", "b"], HAND), hide_special=False, merge_words=False)
     assert not rows.renormalised
     assert rows.kinds == ["special", "text", "text"]
-    assert project(HAND[None, None], rows) is not None
     np.testing.assert_array_equal(project(HAND[None, None], rows)[0, 0], HAND)
 
 
@@ -171,7 +170,6 @@ def test_thumbnails_keep_rows_stochastic_and_leave_small_maps_alone() -> None:
     np.testing.assert_allclose(
         shrunk[0, 0, 0, 0], attention[0, 0, 0:3, 0:3].sum(axis=1).mean(), rtol=1e-5
     )
-    assert thumbnails(attention[..., :5, :5], size=32) is not None
     assert thumbnails(attention[..., :5, :5], size=32).shape == (2, 3, 5, 5)
 
 
