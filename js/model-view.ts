@@ -55,6 +55,8 @@ export class ModelView {
   private readonly note: HTMLDivElement;
   private readonly grid: HTMLDivElement;
   private drawnKey = "";
+  private drawnMaps: AttentionBlock | null = null;
+  private drawnStats: ModelInput["stats"] | null = null;
 
   constructor(private readonly onOpen: (layer: number, head: number) => void) {
     this.root = element("div", "gw-model");
@@ -92,10 +94,12 @@ export class ModelView {
     const { maps, layers, heads, stats, statistic, scale } = input;
     this.note.textContent = sharingNote(heads, input.kvHeads);
     this.note.hidden = !this.note.textContent;
-    const key = [maps.meta.n, layers, heads, scale, statistic, input.layerTypes.join(",")].join("|");
-    if (key !== this.drawnKey || this.grid.dataset.maps !== mapsId(maps)) {
+    // Redraw for new maps, for statistics that arrive after them, or for other options.
+    const key = [layers, heads, scale, statistic, input.layerTypes.join(",")].join("|");
+    if (key !== this.drawnKey || maps !== this.drawnMaps || stats !== this.drawnStats) {
       this.drawnKey = key;
-      this.grid.dataset.maps = mapsId(maps);
+      this.drawnMaps = maps;
+      this.drawnStats = stats;
       this.grid.style.gridTemplateColumns = `auto repeat(${heads}, ${THUMBNAIL_PIXELS}px)`;
       const cells: HTMLElement[] = [];
       const size = maps.meta.n;
@@ -143,13 +147,4 @@ function statTitle(stats: ModelInput["stats"], layer: number, head: number): str
       return value === undefined ? "" : `\n${label}: ${value.toFixed(3)}`;
     })
     .join("");
-}
-
-/** Identity of a block, so a new result redraws the grid even with the same shape. */
-const ids = new WeakMap<AttentionBlock, string>();
-let nextId = 0;
-function mapsId(block: AttentionBlock): string {
-  let id = ids.get(block);
-  if (!id) ids.set(block, (id = String(++nextId)));
-  return id;
 }

@@ -107,6 +107,15 @@ describe("views in the widget", () => {
     expect(model.saved.at(-1)).toEqual({ layer: 0, head: 1, all_heads: false, view: "head" });
   });
 
+  it("writes the statistics under the maps when they arrive after the attention", async () => {
+    const { model, root } = await mount({ text: "a b", ...resultFor("a b", tokens), view: "model" });
+    const captions = () => [...root.querySelectorAll(".gw-thumb-stat")].map((c) => c.textContent);
+    expect(captions()).toEqual(["", ""]);
+    model.kernelSets({ head_stats: { entropy: [[0.5, 0.75]] } });
+    await nextFrame();
+    expect(captions()).toEqual(["0.50", "0.75"]);
+  });
+
   it("pins a clicked token, shows its strip, and unpins on a second click", async () => {
     const { model, root } = await mount({ text: "a b", ...resultFor("a b", tokens) });
     const token = root.querySelector<HTMLElement>('.gw-token[data-side="source"][data-index="1"]')!;
