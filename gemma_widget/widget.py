@@ -788,11 +788,12 @@ class AttentionWidget(anywidget.AnyWidget):
         elif self._statistics_shown is not None:
             self._statistics_shown = None
             self.set_trait("head_stats", {})  # never another text's numbers
-        if self.selected_token >= len(view.rows):
-            self.selected_token = -1  # the pinned row is gone with the text that had it
         self._send_attention(view)
         self._send_thumbnails(view)
-        self._send_token_strips(view)
+        if self.selected_token >= len(view.rows):
+            self.selected_token = -1  # the row is gone with its text; the observer clears the strip
+        else:
+            self._send_token_strips(view)
         self._fill_in_after_a_pause(view)
         self.set_trait("status", "ready")
 

@@ -62,7 +62,8 @@ export class MatrixView {
     const { block, layer, heads, tokens, scale } = input;
     const n = tokens.length;
     const cell = MatrixView.cellSize(n);
-    const key = [block.meta.n, layer, heads.join(","), scale, tokens.join("\u0000")].join("|");
+    // The block arrives with its tokens: a new block is new data, so tokens need no comparing.
+    const key = [layer, heads.join(","), scale].join("|");
     if (key !== this.drawnKey || block !== this.drawnBlock) {
       this.drawnKey = key;
       this.drawnBlock = block;
