@@ -11,7 +11,8 @@ import numpy as np
 import torch
 
 from .errors import ForwardError, NoAttentionError, check_text
-from .loading import LoadedModel
+from .loading import LoadedModel, text_config
+from .masks import causal_attention_mask
 from .result import AttentionResult
 from .tokens import readable_token
 
@@ -53,14 +54,24 @@ def _tokenize(loaded: LoadedModel, full_text: str, prompt_chars: int) -> _Tokens
     return _Tokens(ids, special, in_prompt, total)
 
 
-def _forward(loaded: LoadedModel, ids: list[int]) -> np.ndarray:
+class _Forward(NamedTuple):
+    attention: np.ndarray  # [layers, heads, n, n] float32
+    hidden: np.ndarray | None  # [n, hidden] float32: the last hidden state, for embeddings
+
+
+def _forward(loaded: LoadedModel, ids: list[int], causal: bool) -> _Forward:
     """One forward pass; the attention of every layer copied into one float32 array."""
     input_ids = torch.tensor([ids], device=loaded.device)
+    # No attention_mask for the model's own: one unpadded sequence needs none, and passing an
+    # all-ones mask makes transformers build the eager mask the slow way (5 ms a call on Gemma 3).
+    mask = (
+        causal_attention_mask(text_config(loaded.model), len(ids), loaded.dtype, loaded.device)
+        if causal
+        else None
+    )
     try:
         with loaded.lock, torch.inference_mode():
-            # No attention_mask: one unpadded sequence needs none, and passing an all-ones mask
-            # makes transformers build the eager mask the slow way (5 ms a call on Gemma 3).
-            outputs = loaded.model(input_ids=input_ids, output_attentions=True)
+            outputs = loaded.model(input_ids=input_ids, attention_mask=mask, output_attentions=True)
     except torch.OutOfMemoryError as exc:
         raise ForwardError(
             f"Out of memory running {loaded.name} on {len(ids)} tokens ({loaded.device}).",
@@ -86,25 +97,30 @@ def _forward(loaded: LoadedModel, ids: list[int]) -> np.ndarray:
     stacked = np.empty((len(attentions), first.shape[1], len(ids), len(ids)), dtype=np.float32)
     for index, layer in enumerate(attentions):
         stacked[index] = layer[0].to(torch.float32).cpu().numpy()
-    return stacked
+    last = getattr(outputs, "last_hidden_state", None)
+    hidden = None if last is None else last[0].to(torch.float32).cpu().numpy()
+    return _Forward(stacked, hidden)
 
 
-def compute_attention(loaded: LoadedModel, text: str, prompt: str = "") -> AttentionResult:
+def compute_attention(
+    loaded: LoadedModel, text: str, prompt: str = "", *, causal: bool = False
+) -> AttentionResult:
     """The attention of `prompt + text` under `loaded`; from the cache when seen recently.
 
     `prompt` is a task prefix such as EmbeddingGemma's `task: search result | query: `
-    (see `prompts.PROMPTS`); its tokens are flagged in `AttentionResult.in_prompt`.
+    (see `prompts.PROMPTS`); its tokens are flagged in `AttentionResult.in_prompt`. `causal`
+    runs the same weights under a causal mask (`masks.py`) instead of the model's own.
     """
-    key = (prompt, text)
+    key = (prompt, text, causal)
     cached = loaded.cache.get(key)
     if cached is not None:
         return cached
     check_text(prompt + text)  # only texts that passed it are ever cached
     if text == "":
         empty = np.zeros((loaded.num_layers, loaded.num_heads, 0, 0), dtype=np.float32)
-        return AttentionResult(text, [], [], [], empty, 0, prompt, [])
+        return AttentionResult(text, [], [], [], empty, 0, prompt, [], causal=causal)
     tokenized = _tokenize(loaded, prompt + text, len(prompt))
-    attention = _forward(loaded, tokenized.ids)
+    forward = _forward(loaded, tokenized.ids, causal)
     pieces = loaded.tokenizer.convert_ids_to_tokens(tokenized.ids)
     tokens = [readable_token(piece, loaded.byte_level_tokens) for piece in pieces]
     result = AttentionResult(
@@ -112,10 +128,12 @@ def compute_attention(loaded: LoadedModel, text: str, prompt: str = "") -> Atten
         tokens,
         tokenized.ids,
         tokenized.special,
-        attention,
+        forward.attention,
         tokenized.total,
         prompt,
         tokenized.in_prompt,
+        hidden=forward.hidden,
+        causal=causal,
     )
     loaded.cache.put(key, result)
     return result

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import torch
@@ -22,6 +22,9 @@ from .errors import GemmaWidgetError, ModelNotFoundError, NoAttentionError, expl
 from .result import AttentionResult
 from .standin import STANDIN_LABEL, STANDIN_SOURCE, standin_dir
 from .tokens import uses_byte_level_marks
+
+if TYPE_CHECKING:
+    from .embedding import SentencePipeline
 
 DEFAULT_MODEL = "google/embeddinggemma-300m"
 # Beyond this, tokenizers report a "no limit" sentinel rather than a real maximum.
@@ -44,6 +47,12 @@ class LoadedModel:
     num_key_value_heads: int  # fewer than num_heads: query heads share key/value heads (GQA)
     layer_types: list[str]
     byte_level_tokens: bool
+    # Where the files came from, for the Sentence Transformers modules beside the weights
+    # (embedding.py): a folder, a hub id (`from_hub`), or None for objects passed in.
+    location: str | None = None
+    from_hub: bool = False
+    hub_online: bool = False
+    pipeline: SentencePipeline | None = None  # read on first use: embedding.pipeline_for
     lock: threading.Lock = field(default_factory=threading.Lock)
     cache: ResultCache[AttentionResult] = field(default_factory=ResultCache)
 
@@ -88,13 +97,14 @@ def hub_reachable(timeout: float = 3.0) -> bool:
         return False
 
 
-def _text_config(model: Any) -> Any:
+def text_config(model: Any) -> Any:
+    """The language model's config (a multimodal config holds it inside)."""
     config = model.config
     return config.get_text_config() if hasattr(config, "get_text_config") else config
 
 
 def _max_length(model: Any, tokenizer: Any) -> int:
-    limits = [getattr(_text_config(model), "max_position_embeddings", None)]
+    limits = [getattr(text_config(model), "max_position_embeddings", None)]
     limits.append(getattr(tokenizer, "model_max_length", None))
     usable = [int(limit) for limit in limits if isinstance(limit, int) and 0 < limit < _NO_LIMIT]
     return min(usable) if usable else 512
@@ -107,10 +117,15 @@ def _use_eager_attention(model: Any) -> None:
 
 
 def wrap_model(
-    model: Any, tokenizer: Any, name: str, device: str | None = None, label: str | None = None
+    model: Any,
+    tokenizer: Any,
+    name: str,
+    device: str | None = None,
+    label: str | None = None,
+    location: str | None = None,
 ) -> LoadedModel:
     """Make a `LoadedModel` from objects the caller already holds (nothing is downloaded)."""
-    config = _text_config(model)
+    config = text_config(model)
     if not getattr(config, "num_attention_heads", None):
         raise NoAttentionError(
             f"{name} ({type(model).__name__}) has no attention heads, so there is no attention "
@@ -135,6 +150,7 @@ def wrap_model(
         max_length=_max_length(model, tokenizer),
         layer_types=list(getattr(config, "layer_types", None) or []),
         byte_level_tokens=uses_byte_level_marks(tokenizer),
+        location=location,
     )
 
 
@@ -194,7 +210,11 @@ def _load_from_source(
         raise explain_load_error(exc, source) from exc
     report(f"moving the model to {device} (step 3 of 3)")
     model.to(device)
-    return wrap_model(model, tokenizer, name=source, device=device, label=label)
+    loaded = wrap_model(
+        model, tokenizer, name=source, device=device, label=label, location=location
+    )
+    loaded.from_hub, loaded.hub_online = hub_id, hub_id and not cached_only
+    return loaded
 
 
 _Key = tuple[str, str, str, bool]

@@ -14,6 +14,9 @@ class AttentionResult:
     `attention[l, h, i, j]` is how much token i attends to token j in layer l, head h; each row
     sums to 1. `total_tokens` counts the tokens before truncation to the model's maximum. The
     model read `prompt + text`; `in_prompt` flags the tokens that came from the prompt.
+    `hidden` is the model's last hidden state `[n, hidden]` (None for precomputed attention),
+    from which `embedding.py` pools the sentence embedding; `causal` says the weights ran under
+    a causal mask instead of the model's own.
     """
 
     text: str
@@ -24,6 +27,8 @@ class AttentionResult:
     total_tokens: int
     prompt: str = ""
     in_prompt: list[bool] = field(default_factory=list)
+    hidden: np.ndarray | None = None
+    causal: bool = False
 
     @property
     def truncated(self) -> bool:
@@ -31,4 +36,4 @@ class AttentionResult:
 
     @property
     def nbytes(self) -> int:
-        return int(self.attention.nbytes)
+        return int(self.attention.nbytes) + (0 if self.hidden is None else int(self.hidden.nbytes))

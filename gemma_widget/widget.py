@@ -26,6 +26,7 @@ import torch
 import traitlets
 
 from .bundle import STATIC, bundle_file
+from .embedding import Embedding, SentencePipeline, embed_result, pipeline_for
 from .engine import compute_attention
 from .errors import (
     ForwardError,
@@ -59,6 +60,7 @@ FILL_IN_AFTER_S = 0.3
 EAGER_STATISTICS_MAX_TOKENS = 512
 VIEWS = ("head", "matrix", "model")
 SCALES = ("linear", "log", "power")
+MASKS = ("model", "causal")
 
 
 def _parse_dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
@@ -147,6 +149,12 @@ class AttentionWidget(anywidget.AnyWidget):
     statistic = traitlets.Enum(
         STATISTICS, "entropy", help="Per-head statistic written in the model view."
     ).tag(sync=True)
+    mask = traitlets.Enum(
+        MASKS,
+        "model",
+        help="model: the model's own attention mask (bidirectional for EmbeddingGemma); causal: "
+        "the same weights, each token seeing only itself and the tokens before it.",
+    ).tag(sync=True)
 
     # --- state the kernel reports (read-only) ---------------------------------------------------
     status = traitlets.Enum(STATUSES, "loading", read_only=True).tag(sync=True)
@@ -213,6 +221,7 @@ class AttentionWidget(anywidget.AnyWidget):
         merge_words: bool = False,
         scale: str = "linear",
         statistic: str = "entropy",
+        mask: str = "model",
         device: str | None = None,
         dtype: torch.dtype | str | None = None,
         trust_remote_code: bool = False,
@@ -249,6 +258,7 @@ class AttentionWidget(anywidget.AnyWidget):
         self._apply_loop: asyncio.AbstractEventLoop | None = None
         self._image_requests = 0
         self._image_replies: dict[int, _ImageReply] = {}
+        self._result_listeners: list[Callable[[], None]] = []
         model_name = model if isinstance(model, str) else _object_name(model)
         super().__init__(
             text=text,
@@ -263,6 +273,7 @@ class AttentionWidget(anywidget.AnyWidget):
             merge_words=merge_words,
             scale=scale,
             statistic=statistic,
+            mask=mask,
         )
         self.on_msg(self._answer_message)
         if _precomputed is not None:
@@ -336,6 +347,36 @@ class AttentionWidget(anywidget.AnyWidget):
     def statistics(self) -> HeadStatistics:
         """Per-head entropy, distance, sink and direction shares (`[layers, heads]` each)."""
         return self._statistics_for(self.result)
+
+    @property
+    def embedding(self) -> Embedding:
+        """The sentence embedding of the current text, made by the model's own pipeline
+        (`embedding.py`; `w.embedding_pipeline` says which), with each token's part of it."""
+        result = self.result
+        loaded = self._loaded
+        if loaded is None or result.hidden is None:
+            raise TextError(
+                "This widget shows precomputed attention, so it has no embedding.",
+                "Create the widget with a model: AttentionWidget(text, model=...).",
+            )
+        return embed_result(result, pipeline_for(loaded))
+
+    @property
+    def embedding_pipeline(self) -> SentencePipeline:
+        """How the model turns hidden states into its embedding (read on first use)."""
+        self.wait()
+        if self._loaded is None:
+            raise TextError("This widget shows precomputed attention, so it has no model.", "")
+        return pipeline_for(self._loaded)
+
+    def on_result(self, callback: Callable[[], None]) -> None:
+        """Call `callback()` each time a new result (or an error) is on screen, on the thread
+        that applies results (the kernel's event loop in a notebook)."""
+        self._result_listeners.append(callback)
+
+    def _tell_listeners(self) -> None:
+        for callback in list(self._result_listeners):
+            callback()
 
     def _statistics_for(self, result: AttentionResult) -> HeadStatistics:
         """The statistics of `result`, computed once (they depend on nothing else)."""
@@ -495,10 +536,11 @@ class AttentionWidget(anywidget.AnyWidget):
         self._result = None
         self._view = None
         self._pending = None
+        getattr(self, "_result_listeners", []).clear()
         super().close()
 
     # --- validation -----------------------------------------------------------------------------
-    @traitlets.validate("text", "model", "prompt")
+    @traitlets.validate("text", "model", "prompt", "mask")
     def _check_frozen(self, proposal: dict[str, Any]) -> Any:
         name = proposal["trait"].name
         if not self.editable and proposal["value"] != getattr(self, name):
@@ -566,7 +608,7 @@ class AttentionWidget(anywidget.AnyWidget):
                 reply.done.set()
 
     # --- reacting to changes --------------------------------------------------------------------
-    @traitlets.observe("text", "model", "prompt", "hide_special", "merge_words")
+    @traitlets.observe("text", "model", "prompt", "mask", "hide_special", "merge_words")
     def _on_input_change(self, change: dict[str, Any]) -> None:
         if change["name"] == "model":
             self._failed = None  # setting the model again retries it
@@ -627,6 +669,7 @@ class AttentionWidget(anywidget.AnyWidget):
         with self._state_lock:
             generation, text, source = self._generation, self.text, self.model
             prompt = PROMPTS[self.prompt]
+            causal = self.mask == "causal"
             options = {"hide_special": self.hide_special, "merge_words": self.merge_words}
             model_view = self.view == "model"
         loaded: LoadedModel | None = None
@@ -635,7 +678,7 @@ class AttentionWidget(anywidget.AnyWidget):
         error: GemmaWidgetError | None = None
         try:
             loaded = self._model_or_fallback(source)
-            result = compute_attention(loaded, text, prompt)
+            result = compute_attention(loaded, text, prompt, causal=causal)
             view = _view_of(result, **options)
         except GemmaWidgetError as exc:
             error = exc
@@ -724,11 +767,12 @@ class AttentionWidget(anywidget.AnyWidget):
                     self.set_trait("error", outcome.error.message)
                     self.set_trait("error_fix", outcome.error.fix)
                     self.set_trait("status", "error")
-                    return
-                assert outcome.result is not None
-                assert outcome.view is not None
-                assert outcome.loaded is not None
-                self._show(outcome.result, outcome.view, outcome.loaded, notices)
+                else:
+                    assert outcome.result is not None
+                    assert outcome.view is not None
+                    assert outcome.loaded is not None
+                    self._show(outcome.result, outcome.view, outcome.loaded, notices)
+        self._tell_listeners()
 
     def _adopt_model(self, loaded: LoadedModel) -> list[str]:
         """Switch to a newly loaded model; clamp layer/head to it and say so."""

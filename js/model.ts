@@ -25,6 +25,8 @@ export interface WidgetModel {
   merge_words: boolean;
   scale: Scale;
   statistic: Statistic;
+  /** "causal": the same weights under a causal mask (gemma_widget/masks.py). */
+  mask: "model" | "causal";
   // reported by the kernel
   status: Status;
   error: string;

@@ -112,6 +112,7 @@ class AttentionView {
   private readonly scale: HTMLSelectElement;
   private readonly statistic: HTMLSelectElement;
   private readonly renormalisedBadge: HTMLSpanElement;
+  private readonly causalBadge: HTMLSpanElement;
   private readonly headPane: HTMLDivElement;
   private readonly matrix: MatrixView;
   private readonly modelGrid: ModelView;
@@ -198,6 +199,10 @@ class AttentionView {
 
     const statusLine = element("div", "gw-status-line", this.root);
     this.statusBadge = element("span", "gw-status", statusLine);
+    this.causalBadge = element("span", "gw-causal", statusLine);
+    this.causalBadge.textContent = "causal mask";
+    this.causalBadge.title =
+      "The model's weights under a causal mask: each token sees only itself and the tokens before it.";
     this.progress = element("span", "gw-progress", statusLine);
     this.info = element("span", "gw-info", statusLine);
     this.legend = element("div", "gw-legend", statusLine);
@@ -663,6 +668,7 @@ class AttentionView {
       }[status]);
     }
     setText(this.info, m.get("model_info") || m.get("model"));
+    setHidden(this.causalBadge, m.get("mask") !== "causal");
     setText(this.progress, status === "loading" ? m.get("progress") : "");
     setHidden(this.progress, !this.progress.textContent);
     setText(this.notice, m.get("notice"));
@@ -849,7 +855,7 @@ function render({ model, el }: RenderProps<WidgetModel>): () => void {
   ].map((name) => `change:${name}`);
   const userSet = [
     "text", "layer", "head", "all_heads", "prompt", "view", "selected_token", "hide_special",
-    "merge_words", "scale", "statistic",
+    "merge_words", "scale", "statistic", "mask",
   ];
   const events = [
     ...userSet.map((name) => `change:${name}`),

