@@ -327,8 +327,8 @@ class CompareWidget(ipywidgets.VBox):  # type: ignore[misc]
             )
         ]
         if not result.causal:  # name the model's own mask by what it does
-            own = "bidirectional" if statistics.size and statistics.max() > 0 else "causal"
-            state["title"] = side.title.replace("model's own mask", f"own mask: {own}")
+            seen = "bidirectional" if statistics.size and statistics.max() > 0 else "causal"
+            state["title"] = side.title.replace("model's own mask", f"own mask: {seen}")
         state.update(
             text=result.text,
             causal=result.causal,
