@@ -11,6 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .compare import CompareWidget
     from .engine import compute_attention
     from .errors import (
         ForwardError,
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from .widget import AttentionWidget
 
 _HOMES = {
+    "CompareWidget": "compare",
     "compute_attention": "engine",
     "ForwardError": "errors",
     "GemmaWidgetError": "errors",
@@ -61,6 +63,7 @@ __all__ = [
     "STANDIN_SOURCE",
     "AttentionResult",
     "AttentionWidget",
+    "CompareWidget",
     "ForwardError",
     "GemmaWidgetError",
     "LoadedModel",

@@ -39,6 +39,7 @@ from .embedding import (
     to_embedding,
     to_similarity,
 )
+from .errors import GemmaWidgetError
 from .loading import DEFAULT_MODEL, LoadedModel
 from .result import AttentionResult
 from .widget import AttentionWidget
@@ -139,7 +140,7 @@ class CompareWidget(ipywidgets.VBox):  # type: ignore[misc]
         self.panel.set_trait("mode", mode)
         self._requested_dimensions = dimensions
         for side in (self.left, self.right):
-            side.layout = ipywidgets.Layout(flex="1 1 0", min_width="0")
+            side.layout = ipywidgets.Layout(flex="1 1 0", min_width="0", margin="0 6px 0 0")
         self._state_lock = threading.RLock()
         self._done = threading.Condition(self._state_lock)
         self._generation = 0
@@ -152,7 +153,7 @@ class CompareWidget(ipywidgets.VBox):  # type: ignore[misc]
             children=[
                 self.panel,
                 ipywidgets.HBox(
-                    [self.left, self.right], layout=ipywidgets.Layout(width="100%", gap="12px")
+                    [self.left, self.right], layout=ipywidgets.Layout(width="100%")
                 ),
             ]
         )
@@ -193,8 +194,12 @@ class CompareWidget(ipywidgets.VBox):  # type: ignore[misc]
     def wait(self, timeout: float | None = None) -> CompareWidget:
         """Block until both sides and the similarity are up to date; raise a side's error."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        failure: GemmaWidgetError | None = None
         for side in (self.left, self.right):
-            side.wait(None if deadline is None else max(deadline - time.monotonic(), 0))
+            try:
+                side.wait(None if deadline is None else max(deadline - time.monotonic(), 0))
+            except GemmaWidgetError as exc:  # raised once the panel shows it too
+                failure = failure or exc
         self._request()  # both results are applied now; make sure the panel follows them
         with self._done:
             target = self._generation
@@ -203,15 +208,21 @@ class CompareWidget(ipywidgets.VBox):  # type: ignore[misc]
                 if remaining is not None and remaining <= 0:
                     raise TimeoutError(f"CompareWidget still computing after {timeout} s.")
                 self._done.wait(remaining)
+        if failure is not None:
+            raise failure
         return self
 
     def close(self) -> None:
         """Close both sides and the panel, and stop the background thread."""
-        self._worker.close()
-        for link in self._links:
+        worker = getattr(self, "_worker", None)  # absent when __init__ failed early
+        if worker is not None:
+            worker.close()
+        for link in getattr(self, "_links", []):
             link.unlink()
-        for widget in (self.left, self.right, self.panel):
-            widget.close()
+        for name in ("left", "right", "panel"):
+            widget = getattr(self, name, None)
+            if widget is not None:
+                widget.close()
         super().close()
 
     # --- computing (background thread) ----------------------------------------------------------
