@@ -147,6 +147,7 @@ class ComparePanel {
   private drawSide(side: SideState, largest: number): HTMLDivElement {
     const box = element("div", "gw-compare-side");
     setData(box, "causal", String(Boolean(side.causal)));
+    setData(box, "text", side.text ?? "");
     element("div", "gw-compare-title", box).textContent = side.title;
     if (side.error) {
       element("div", "gw-compare-error", box).textContent = side.error;
