@@ -22,7 +22,7 @@ from .errors import GemmaWidgetError
 from .loading import DEFAULT_MODEL
 from .prompts import PROMPTS
 from .statistics import STATISTICS
-from .widget import SCALES, VIEWS
+from .widget import MASKS, SCALES, VIEWS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -43,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--statistic", default="entropy", choices=STATISTICS, help="model view")
     export.add_argument("--hide-special", action="store_true", help="hide and renormalise")
     export.add_argument("--words", action="store_true", help="merge pieces into words")
+    export.add_argument(
+        "--mask", default="model", choices=MASKS, help="causal: the same weights, causal mask"
+    )
     export.add_argument("--image-scale", type=float, default=1.0, help="PNG pixels per CSS px")
     export.add_argument("--device", default=None, help="cuda, mps or cpu (default: best)")
     return parser
@@ -73,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             merge_words=args.words,
             all_heads=args.all_heads,
             statistic=args.statistic,
+            mask=args.mask,
         )
         widget.observe(say, "progress")
         widget.wait()

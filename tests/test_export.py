@@ -177,6 +177,18 @@ def test_cli_exports_html_and_npz_with_progress(tiny_gemma: Path, tmp_path: Path
     assert "GemmaWidgetView" in page.read_text()
 
 
+def test_cli_exports_the_causal_reading(tiny_gemma: Path, tmp_path: Path) -> None:
+    out = tmp_path / "causal.npz"
+    text = "one two three four five"
+    done = run_cli(
+        "export", text, "--model", str(tiny_gemma), "--mask", "causal", "--out", str(out)
+    )
+    assert done.returncode == 0, done.stderr
+    attention = load_npz(out).result.attention
+    assert np.all(np.triu(attention, k=1) == 0.0)
+    assert len(load_npz(out).result.tokens) == 6
+
+
 def test_cli_errors_are_clear(tiny_gemma: Path, tmp_path: Path) -> None:
     missing = run_cli("export", "x", "--model", "/no/such/model", "--out", str(tmp_path / "a.npz"))
     assert missing.returncode == 1
