@@ -42,7 +42,8 @@ from .embedding import (
 from .errors import GemmaWidgetError
 from .loading import DEFAULT_MODEL, LoadedModel
 from .result import AttentionResult
-from .widget import AttentionWidget
+from .statistics import right_to_left_share
+from .widget import EAGER_STATISTICS_MAX_TOKENS, AttentionWidget
 from .worker import CoalescingWorker
 
 MODES = ("pair", "causal")
@@ -279,7 +280,10 @@ class CompareWidget(ipywidgets.VBox):  # type: ignore[misc]
         )  # one model: one embedding space
         value: float | None = None
         note = ""
-        if left is None or right is None:
+        failed = [side for side in sides if side.error]
+        if failed:
+            note = f"No similarity while the {failed[0].title.split(' · ')[0]} side has an error."
+        elif left is None or right is None:
             note = "Waiting for both texts (an empty text has no embedding)."
         elif not same_space:
             note = "The two sides use different models: their embeddings live in different spaces."
@@ -329,7 +333,11 @@ class CompareWidget(ipywidgets.VBox):  # type: ignore[misc]
         if result is None:
             return state
         widget = side.widget
-        statistics = widget._statistics_for(result).right_to_left
+        statistics = (
+            widget._statistics_for(result).right_to_left  # computed for the model view anyway
+            if len(result.tokens) <= EAGER_STATISTICS_MAX_TOKENS
+            else right_to_left_share(result.attention)
+        )
         layer = min(widget.layer, statistics.shape[0] - 1)
         head = min(widget.head, statistics.shape[1] - 1)
         shares: Contributions | None = None

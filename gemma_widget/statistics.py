@@ -75,3 +75,14 @@ def head_statistics(attention: np.ndarray, special: list[bool]) -> HeadStatistic
             scratch[weights[head] <= 0] = 0.0
             values["entropy"][layer, head] = -np.vdot(weights[head], scratch) / n
     return HeadStatistics(**values)
+
+
+def right_to_left_share(attention: np.ndarray) -> np.ndarray:
+    """`right_to_left` alone (`[layers, heads]`): what compare mode needs on every keystroke,
+    without the entropy pass that makes `head_statistics` take 1.5 s at 2048 tokens."""
+    layers, heads, n, _ = attention.shape
+    shares = np.zeros((layers, heads))
+    for layer in range(layers):
+        shares[layer] = np.triu(attention[layer], k=1).sum(axis=(-1, -2), dtype=np.float64)
+    shares /= max(n, 1)
+    return shares

@@ -355,10 +355,12 @@ class AttentionWidget(anywidget.AnyWidget):
         result = self.result
         loaded = self._loaded
         if loaded is None or result.hidden is None:
-            raise TextError(
+            raise GemmaWidgetError(
                 "This widget shows precomputed attention, so it has no embedding.",
                 "Create the widget with a model: AttentionWidget(text, model=...).",
             )
+        if not result.tokens:
+            raise GemmaWidgetError("An empty text has no embedding.", "Type some text.")
         return embed_result(result, pipeline_for(loaded))
 
     @property
@@ -366,7 +368,10 @@ class AttentionWidget(anywidget.AnyWidget):
         """How the model turns hidden states into its embedding (read on first use)."""
         self.wait()
         if self._loaded is None:
-            raise TextError("This widget shows precomputed attention, so it has no model.", "")
+            raise GemmaWidgetError(
+                "This widget shows precomputed attention, so it has no model.",
+                "Create the widget with a model: AttentionWidget(text, model=...).",
+            )
         return pipeline_for(self._loaded)
 
     def on_result(self, callback: Callable[[], None]) -> None:

@@ -346,6 +346,7 @@ def test_a_side_with_an_error_shows_it_and_recovers(sentence_gemma: Path) -> Non
         c.wait(timeout=60)
     assert c.similarity is None
     assert c.panel.sides[1]["error"] == "No folder at /no/such/model."
+    assert c.panel.similarity_note == "No similarity while the right side has an error."
     assert c.right.text == DOCUMENT  # nothing typed is lost
     c.right.model = str(sentence_gemma)
     c.wait(timeout=60)

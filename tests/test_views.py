@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import traitlets
 
-from gemma_widget import AttentionWidget, wire
+from gemma_widget import AttentionWidget, compute_attention, load_model, wire
 from gemma_widget.projection import project, thumbnails, token_strips, view_rows, word_starts
 from gemma_widget.result import AttentionResult
 from gemma_widget.statistics import head_statistics
@@ -328,3 +328,13 @@ def test_long_texts_compute_statistics_only_for_the_model_view(
     np.testing.assert_allclose(  # Python computes them on request
         widget.statistics.entropy, head_statistics(widget.attention, widget.special).entropy
     )
+
+
+def test_right_to_left_share_alone_equals_the_full_statistic(tiny_gemma: Path) -> None:
+    from gemma_widget.statistics import right_to_left_share
+
+    result = compute_attention(load_model(str(tiny_gemma)), "one two three four five six")
+    full = head_statistics(result.attention, result.special).right_to_left
+    np.testing.assert_allclose(right_to_left_share(result.attention), full, atol=1e-6)
+    causal = compute_attention(load_model(str(tiny_gemma)), "one two three", causal=True)
+    assert right_to_left_share(causal.attention).max() == 0.0
