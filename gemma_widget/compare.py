@@ -219,8 +219,10 @@ class CompareWidget(ipywidgets.VBox):  # type: ignore[misc]
         worker = getattr(self, "_worker", None)  # absent when __init__ failed early
         if worker is not None:
             worker.close()
-        for link in getattr(self, "_links", []):
+        links = getattr(self, "_links", [])
+        for link in links:
             link.unlink()
+        links.clear()  # close() runs again from __del__
         for name in ("left", "right", "panel"):
             widget = getattr(self, name, None)
             if widget is not None:
