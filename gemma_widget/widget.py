@@ -49,15 +49,28 @@ from .projection import Rows, project, thumbnails, token_strips, view_rows
 from .prompts import PROMPTS
 from .result import AttentionResult
 from .statistics import STATISTICS, HeadStatistics, head_statistics
-from .wire import encode_attention, encode_weights, fills_in_later, layers_to_send
+from .wire import (
+    encode_attention,
+    encode_weights,
+    encode_window,
+    fills_in_later,
+    layers_to_send,
+    sends_window,
+    token_window,
+)
 from .worker import CoalescingWorker
 
 STATUSES = ("loading", "running", "ready", "error")
 # Typing pauses this long before every layer of a mid-length text follows the shown one (wire.py).
 FILL_IN_AFTER_S = 0.3
+# Moving a long text's window (dragging its slider) pauses this long before the kernel sends it.
+WINDOW_AFTER_MOVE_S = 0.15
 # Statistics of longer texts are computed only while the model view shows them (or on request):
 # at 2048 tokens they take 1.5 s, which would hold up the next keystroke's forward pass.
 EAGER_STATISTICS_MAX_TOKENS = 512
+# Up to here statistics take at most 2 ms (EG shape), less than a second message and the frame
+# it costs the browser: they travel with the attention.
+STATISTICS_WITH_RESULT_MAX_TOKENS = 128
 VIEWS = ("head", "matrix", "model")
 SCALES = ("linear", "log", "power")
 MASKS = ("model", "causal")
@@ -137,6 +150,9 @@ class AttentionWidget(anywidget.AnyWidget):
     selected_token = traitlets.Int(
         -1, min=-1, help="Row pinned in the views (index into view_tokens); -1 for none."
     ).tag(sync=True)
+    window_start = traitlets.Int(
+        0, min=0, help="Long texts: first row of the head view's window (the view follows)."
+    ).tag(sync=True)
     hide_special = traitlets.Bool(
         False, help="Hide special and prompt tokens; the other rows are renormalised to sum to 1."
     ).tag(sync=True)
@@ -204,6 +220,8 @@ class AttentionWidget(anywidget.AnyWidget):
     _thumbnail_meta = traitlets.Dict(read_only=True).tag(sync=True)
     _token_buffer = traitlets.Bytes(b"", read_only=True).tag(sync=True)
     _token_meta = traitlets.Dict(read_only=True).tag(sync=True)
+    _window_buffer = traitlets.Bytes(b"", read_only=True).tag(sync=True)
+    _window_meta = traitlets.Dict(read_only=True).tag(sync=True)
 
     def __init__(
         self,
@@ -248,6 +266,7 @@ class AttentionWidget(anywidget.AnyWidget):
         self._statistics: tuple[AttentionResult, HeadStatistics] | None = None
         self._statistics_shown: HeadStatistics | None = None
         self._fill_in_timer: threading.Timer | None = None
+        self._window_timer: threading.Timer | None = None
         self._state_lock = threading.RLock()
         self._done = threading.Condition(self._state_lock)
         self._generation = 0
@@ -535,9 +554,10 @@ class AttentionWidget(anywidget.AnyWidget):
         worker = getattr(self, "_worker", None)  # absent when __init__ failed early
         if worker is not None:
             worker.close()
-        timer = getattr(self, "_fill_in_timer", None)
-        if timer is not None:
-            timer.cancel()
+        for name in ("_fill_in_timer", "_window_timer"):
+            timer = getattr(self, name, None)
+            if timer is not None:
+                timer.cancel()
         self._result = None
         self._view = None
         self._pending = None
@@ -628,11 +648,18 @@ class AttentionWidget(anywidget.AnyWidget):
 
     @traitlets.observe("view")
     def _on_view_change(self, change: dict[str, Any]) -> None:
-        """The model view needs statistics that long texts skip while typing: compute them."""
+        """The matrix view needs the whole layer on screen; the model view needs statistics that
+        long texts skip while typing: compute them."""
+        self._send_layer_if_missing()
         known = self._statistics
         missing = self._result is not None and (known is None or known[0] is not self._result)
         if change["new"] == "model" and self._started and missing:
             self._request()  # a cache hit: the worker computes only the statistics
+
+    @traitlets.observe("window_start")
+    def _on_window_start_change(self, change: dict[str, Any]) -> None:
+        if self._view is not None and not self._window_is_current(self._view):
+            self._send_window_later(self._view, WINDOW_AFTER_MOVE_S)
 
     @traitlets.observe("selected_token")
     def _on_selected_token_change(self, change: dict[str, Any]) -> None:
@@ -641,12 +668,20 @@ class AttentionWidget(anywidget.AnyWidget):
 
     @traitlets.observe("layer")
     def _on_layer_change(self, change: dict[str, Any]) -> None:
+        self._send_layer_if_missing()
+
+    def _send_layer_if_missing(self) -> None:
+        """The layer on screen, when the front end lacks it. The head view of a long text
+        draws from the window of every layer once that has arrived: no 25 MB layer then."""
         meta = self._attention_meta
         if self._view is None or not meta:
             return
         start, stop = meta["layers"]
-        if not start <= self.layer < stop:
-            self._send_attention(self._view)
+        if start <= self.layer < stop:
+            return
+        if self.view == "head" and self._window_is_current(self._view):
+            return
+        self._send_attention(self._view)
 
     def _request(self) -> None:
         """A new generation of (text, model): compute it in the background.
@@ -685,6 +720,8 @@ class AttentionWidget(anywidget.AnyWidget):
             loaded = self._model_or_fallback(source)
             result = compute_attention(loaded, text, prompt, causal=causal)
             view = _view_of(result, **options)
+            if len(result.tokens) <= STATISTICS_WITH_RESULT_MAX_TOKENS:
+                self._statistics_for(result)  # cheap: in the same message as the attention
         except GemmaWidgetError as exc:
             error = exc
         except Exception as exc:  # never leave the widget stuck in "running"
@@ -843,6 +880,9 @@ class AttentionWidget(anywidget.AnyWidget):
             self.selected_token = -1  # the row is gone with its text; the observer clears the strip
         else:
             self._send_token_strips(view)
+        if self._window_meta:
+            self.set_trait("_window_buffer", b"")  # it belonged to the previous result
+            self.set_trait("_window_meta", {})
         self._fill_in_after_a_pause(view)
         self.set_trait("status", "ready")
 
@@ -882,6 +922,9 @@ class AttentionWidget(anywidget.AnyWidget):
         if self._fill_in_timer is not None:
             self._fill_in_timer.cancel()
         layers, heads, n, _ = view.attention.shape
+        if sends_window(layers, heads, n):
+            self._send_window_later(view, FILL_IN_AFTER_S)
+            return
         if not fills_in_later(layers, heads, n):
             return
 
@@ -896,6 +939,42 @@ class AttentionWidget(anywidget.AnyWidget):
         timer = threading.Timer(FILL_IN_AFTER_S, lambda: self._on_apply_loop(fill_in))
         timer.daemon = True
         self._fill_in_timer = timer
+        timer.start()
+
+    def _window_rows(self, view: _View) -> tuple[int, int]:
+        return token_window(view.attention.shape[2], self.window_start)
+
+    def _window_is_current(self, view: _View) -> bool:
+        """Whether the front end holds the window on screen, of every layer, for `view`."""
+        meta = self._window_meta
+        layers, heads, n, _ = view.attention.shape
+        if not meta or self._view is not view or not sends_window(layers, heads, n):
+            return False
+        return bool(meta["start"] == self._window_rows(view)[0] and meta["n"] == n)
+
+    def _send_window_later(self, view: _View, delay: float) -> None:
+        """The head view's window of every layer, once typing (or the window) has paused."""
+        if self._window_timer is not None:
+            self._window_timer.cancel()
+
+        def send() -> None:
+            layers, heads, n, _ = view.attention.shape
+            if self._view is not view or self.status != "ready":
+                return  # the text (or the view options) changed meanwhile
+            if not sends_window(layers, heads, n) or self._window_is_current(view):
+                return
+            start, stop = self._window_rows(view)
+            buffer, meta = encode_window(view.attention, start, stop)
+            with self.hold_sync():
+                self.set_trait("_window_buffer", buffer)
+                self.set_trait(
+                    "_window_meta",
+                    {**meta, "hide_special": view.hide_special, "merge_words": view.merge_words},
+                )
+
+        timer = threading.Timer(delay, lambda: self._on_apply_loop(send))
+        timer.daemon = True
+        self._window_timer = timer
         timer.start()
 
     def _send_thumbnails(self, view: _View) -> None:

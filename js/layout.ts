@@ -2,7 +2,7 @@
  * Drawing decisions, free of the DOM so vitest can check them: where tokens sit, which lines
  * are drawn, in which colour and how strongly.
  */
-import type { AttentionBlock } from "./wire";
+import type { WeightSource } from "./wire";
 
 /** Height of one token row in CSS pixels; tokens and line ends share it. */
 export const ROW_HEIGHT = 22;
@@ -72,7 +72,7 @@ export function headsShown(head: number, allHeads: boolean, numHeads: number): n
  * text (more than WINDOW_FROM tokens) each source keeps its MAX_LINES_PER_TOKEN strongest.
  */
 export function groupLines(
-  block: AttentionBlock,
+  block: WeightSource,
   layer: number,
   heads: number[],
   focus: Focus,
@@ -115,7 +115,7 @@ export function groupLines(
  * for a source, what it attends to; for a target, what attends to it.
  */
 export function focusWeights(
-  block: AttentionBlock,
+  block: WeightSource,
   layer: number,
   heads: number[],
   focus: { side: "source" | "target"; index: number },

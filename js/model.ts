@@ -3,7 +3,7 @@
  * gemma_widget/widget.py: change both together.
  */
 import type { Scale } from "./colour";
-import type { AttentionMeta, StripMeta } from "./wire";
+import type { AttentionMeta, StripMeta, WindowMeta } from "./wire";
 
 export type Status = "loading" | "running" | "ready" | "error";
 export type ViewName = "head" | "matrix" | "model";
@@ -27,6 +27,8 @@ export interface WidgetModel {
   statistic: Statistic;
   /** "causal": the same weights under a causal mask (gemma_widget/masks.py). */
   mask: "model" | "causal";
+  /** Long texts: first row of the head view's window. */
+  window_start: number;
   // reported by the kernel
   status: Status;
   error: string;
@@ -55,6 +57,8 @@ export interface WidgetModel {
   _thumbnail_meta: AttentionMeta | Record<string, never>;
   _token_buffer: DataView | ArrayBuffer | Uint8Array | null;
   _token_meta: StripMeta | Record<string, never>;
+  _window_buffer: DataView | ArrayBuffer | Uint8Array | null;
+  _window_meta: WindowMeta | Record<string, never>;
   /** Set only by standalone pages (gemma_widget/export.py): no kernel behind the view. */
   _standalone?: boolean;
 }

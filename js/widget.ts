@@ -38,10 +38,13 @@ import { ModelView, STATISTIC_LABELS } from "./model-view";
 import { TokenStrip } from "./token-strip";
 import {
   AttentionBlock,
+  WindowBlock,
   decodeAttention,
   decodeStrips,
+  decodeWindow,
   stripsFromBlock,
   type AttentionMeta,
+  type WeightSource,
 } from "./wire";
 
 const LINE_AREA_WIDTH = 180;
@@ -122,7 +125,6 @@ class AttentionView {
   private readonly windowLabel: HTMLSpanElement;
   /** Long texts: the head view shows tokens [window.start, window.end) (layout.ts). */
   private window: TokenWindow = { start: 0, end: 0 };
-  private windowStart = 0;
   private windowedPin = -1;
   private readonly statusBadge: HTMLSpanElement;
   private readonly info: HTMLSpanElement;
@@ -136,6 +138,9 @@ class AttentionView {
   private readonly canvas: HTMLCanvasElement;
   private block: AttentionBlock | null = null;
   private takenBuffer: WidgetModel["_attention_buffer"] = null;
+  /** Long texts: the window of every layer, so layer switches need not ask the kernel. */
+  private windowBlock: WindowBlock | null = null;
+  private takenWindow: WidgetModel["_window_buffer"] = null;
   /** What the canvas shows (layer, heads, focus, size), so an unchanged frame is not redrawn. */
   private linesKey = "";
   private drawnTokens: string[] = [];
@@ -318,10 +323,10 @@ class AttentionView {
   /** The head view as an image description, or null when nothing is drawn. */
   private currentImage(): HeadViewImage | null {
     const m = this.model;
-    if (!this.block) return null;
     const layer = Math.min(m.get("layer"), Math.max(m.get("num_layers") - 1, 0));
-    if (!this.block.hasLayer(layer)) return null;
-    const heads = headsShown(m.get("head"), m.get("all_heads"), this.block.meta.heads);
+    const source = this.headSource(layer);
+    if (!source) return null;
+    const heads = headsShown(m.get("head"), m.get("all_heads"), source.meta.heads);
     const headLabel = m.get("all_heads") ? "all heads" : `head ${m.get("head")}`;
     const { start, end } = this.window;
     const kinds = (m.get("view_kinds") ?? []).slice(start, end);
@@ -332,7 +337,7 @@ class AttentionView {
       offset: start,
       special: kinds.map((kind) => kind === "special"),
       inPrompt: kinds.map((kind) => kind === "prompt"),
-      groups: groupLines(this.block, layer, heads, this.currentFocus(), this.window),
+      groups: groupLines(source, layer, heads, this.currentFocus(), this.window),
       lineAreaWidth: LINE_AREA_WIDTH,
       colours: this.imageColours(),
     };
@@ -385,7 +390,7 @@ class AttentionView {
       this.refresh();
     });
     this.windowInput.addEventListener("input", () => {
-      this.windowStart = this.windowInput.valueAsNumber;
+      this.setWindowStart(this.windowInput.valueAsNumber);
       this.refresh();
     });
     this.layer.input.addEventListener("input", () => this.setNumber("layer", this.layer.input));
@@ -505,7 +510,8 @@ class AttentionView {
     setHidden(this.headPane, view !== "head");
     setHidden(this.matrix.root, view !== "matrix");
     setHidden(this.modelGrid.root, view !== "model");
-    const canShowLayer = this.block?.hasLayer(layer) ?? false;
+    const source = view === "head" ? this.headSource(layer) : null;
+    const canShowLayer = view === "head" ? source !== null : (this.block?.hasLayer(layer) ?? false);
     const canShow = view === "model" ? this.modelMaps() !== null : canShowLayer;
     this.root.classList.toggle("gw-stale", (!current && showWait) || !canShow);
     const pinned = this.pinned();
@@ -517,10 +523,10 @@ class AttentionView {
     const heads = headsShown(head, allHeads, this.block.meta.heads);
     // What is on screen, for tests and benchmarks: "head:5:0", "matrix:5:0,1,2", "model".
     let drawn = "";
-    if (view === "head" && canShowLayer) {
+    if (view === "head" && source) {
       this.syncWindow(pinned);
-      this.drawLines(layer, heads);
-      this.drawWeights(layer, heads);
+      this.drawLines(source, layer, heads);
+      this.drawWeights(source, layer, heads);
       this.drawLegend(heads);
       drawn = `head:${layer}:${heads.join(",")}`;
     } else if (view === "matrix" && canShowLayer) {
@@ -690,6 +696,7 @@ class AttentionView {
     const meta = m.get("_attention_meta");
     const tokens = m.get("view_tokens") ?? m.get("tokens");
     const buffer = m.get("_attention_buffer");
+    this.takeWindow(tokens.length);
     if (buffer === this.takenBuffer && tokens === this.drawnTokens) {
       // Same tokens and attention for another text (e.g. past the model's maximum length, where
       // the kernel sends only the new text: unchanged traits are not sent again).
@@ -710,14 +717,29 @@ class AttentionView {
     }
   }
 
+  /** Adopt the kernel's window of every layer, when it belongs to the rows on screen. */
+  private takeWindow(n: number): void {
+    const m = this.model;
+    const buffer = m.get("_window_buffer");
+    if (buffer === this.takenWindow) return;
+    this.takenWindow = buffer;
+    const meta = m.get("_window_meta");
+    const block = decodeWindow(buffer, "rows" in meta ? meta : null);
+    const matches = block !== null && block.meta.n === n &&
+      (block.meta.hide_special ?? false) === m.get("hide_special") &&
+      (block.meta.merge_words ?? false) === m.get("merge_words");
+    this.windowBlock = matches ? block : null;
+    this.linesKey = "";
+  }
+
   /** Long texts: keep the window where the user put it (or on the pinned token); refill it. */
   private syncWindow(pinned: number): void {
     const n = this.drawnTokens.length;
     if (pinned >= 0 && pinned !== this.windowedPin && (pinned < this.window.start || pinned >= this.window.end)) {
-      this.windowStart = pinned - WINDOW_ROWS / 2;
+      this.setWindowStart(Math.max(0, Math.min(pinned - WINDOW_ROWS / 2, n - WINDOW_ROWS)));
     }
     this.windowedPin = pinned;
-    const next = tokenWindow(n, this.windowStart);
+    const next = tokenWindow(n, this.model.get("window_start") ?? 0);
     const longText = next.end - next.start < n;
     setHidden(this.windowBar, !longText);
     if (longText) {
@@ -739,6 +761,25 @@ class AttentionView {
     this.sizeCanvas(tokens.length);
   }
 
+  /** Move a long text's window; the kernel sends that window of every layer. */
+  private setWindowStart(start: number): void {
+    if (this.model.get("window_start") === start) return;
+    this.model.set("window_start", start);
+    this.model.save_changes();
+  }
+
+  /**
+   * What the head view draws `layer` from: the attention of that layer when the front end has
+   * it, else (a long text) the window of every layer when it holds the rows on screen.
+   */
+  private headSource(layer: number): WeightSource | null {
+    if (this.block?.hasLayer(layer)) return this.block;
+    const win = this.windowBlock;
+    if (!win || !win.hasLayer(layer)) return null;
+    const { start, end } = tokenWindow(this.drawnTokens.length, this.model.get("window_start") ?? 0);
+    return win.covers(start, end) ? win : null;
+  }
+
   private fillColumn(
     column: HTMLElement,
     tokens: string[],
@@ -746,35 +787,46 @@ class AttentionView {
     side: "source" | "target",
     offset: number,
   ): void {
-    column.replaceChildren(
-      ...tokens.map((token, k) => {
-        const index = offset + k;
-        const node = element("div", "gw-token");
-        node.dataset.index = String(index);
+    // Typing changes a token or two: rewrite rows in place instead of rebuilding the column,
+    // so the browser re-lays out and repaints only what changed (it shares the CPU with the
+    // kernel's forward pass).
+    const rows = column.children;
+    while (rows.length > tokens.length) column.lastElementChild!.remove();
+    tokens.forEach((token, k) => {
+      let node = rows[k] as HTMLDivElement | undefined;
+      if (!node) {
+        node = element("div", "gw-token", column);
         node.dataset.side = side;
         node.style.height = `${ROW_HEIGHT}px`;
-        node.classList.toggle("gw-special", kinds[index] === "special");
-        node.classList.toggle("gw-in-prompt", kinds[index] === "prompt");
-        const label = element("span", "gw-token-text", node);
-        label.textContent = displayToken(token);
-        node.title = JSON.stringify(token);
+        element("span", "gw-token-text", node);
         element("span", "gw-weight", node);
-        return node;
-      }),
-    );
+      }
+      const index = offset + k;
+      setData(node, "index", String(index));
+      if (node.classList.contains("gw-special") !== (kinds[index] === "special")) {
+        node.classList.toggle("gw-special");
+      }
+      if (node.classList.contains("gw-in-prompt") !== (kinds[index] === "prompt")) {
+        node.classList.toggle("gw-in-prompt");
+      }
+      setText(node.firstElementChild!, displayToken(token));
+      setAttribute(node, "title", JSON.stringify(token));
+    });
   }
 
   private sizeCanvas(n: number): void {
     const ratio = window.devicePixelRatio || 1;
     const height = Math.max(n * ROW_HEIGHT, 1);
+    const [width, pixels] = [Math.round(LINE_AREA_WIDTH * ratio), Math.round(height * ratio)];
+    if (this.canvas.width === width && this.canvas.height === pixels) return; // keep the bitmap
     this.canvas.style.height = `${height}px`;
-    this.canvas.width = Math.round(LINE_AREA_WIDTH * ratio);
-    this.canvas.height = Math.round(height * ratio);
+    this.canvas.width = width;
+    this.canvas.height = pixels;
   }
 
-  private drawLines(layer: number, heads: number[]): void {
+  private drawLines(source: WeightSource, layer: number, heads: number[]): void {
     const context = this.canvas.getContext("2d");
-    if (!context || !this.block) return;
+    if (!context) return;
     const key = JSON.stringify([layer, heads, this.currentFocus(), this.canvas.height, this.window]);
     if (key === this.linesKey) return;
     this.linesKey = key;
@@ -783,7 +835,7 @@ class AttentionView {
     context.clearRect(0, 0, LINE_AREA_WIDTH, this.canvas.height / ratio);
     context.lineWidth = 2;
     const top = this.window.start;
-    for (const group of groupLines(this.block, layer, heads, this.currentFocus(), this.window)) {
+    for (const group of groupLines(source, layer, heads, this.currentFocus(), this.window)) {
       context.strokeStyle = headColour(group.head);
       context.globalAlpha = group.opacity;
       context.beginPath();
@@ -806,7 +858,7 @@ class AttentionView {
    * While a token is focused, highlight it and write the weights in the other column: for a
    * source what it attends to, for a target what attends to it, for a pinned token both.
    */
-  private drawWeights(layer: number, heads: number[]): void {
+  private drawWeights(source: WeightSource, layer: number, heads: number[]): void {
     const focus = this.currentFocus();
     const pinned = this.pinned();
     for (const [column, side, other] of [
@@ -814,8 +866,8 @@ class AttentionView {
       [this.targets, "target", "source"],
     ] as const) {
       // This column shows the weights of a token focused on the other side.
-      const shows = focus !== null && this.block && (focus.side === other || focus.side === "both");
-      const weights = shows ? focusWeights(this.block!, layer, heads, { side: other, index: focus!.index }) : null;
+      const shows = focus !== null && (focus.side === other || focus.side === "both");
+      const weights = shows ? focusWeights(source, layer, heads, { side: other, index: focus!.index }) : null;
       column.querySelectorAll<HTMLElement>(".gw-token").forEach((node) => {
         const index = Number(node.dataset.index);
         const focused = focus !== null && (focus.side === side || focus.side === "both") && focus.index === index;
@@ -851,11 +903,11 @@ function render({ model, el }: RenderProps<WidgetModel>): () => void {
     "rendered_prompt", "prompts", "num_layers", "num_heads", "model_info", "editable", "progress",
     "view_tokens", "view_kinds", "renormalised", "head_stats", "layer_types", "num_kv_heads",
     "_attention_buffer", "_attention_meta", "_thumbnail_buffer", "_thumbnail_meta",
-    "_token_buffer", "_token_meta",
+    "_token_buffer", "_token_meta", "_window_buffer", "_window_meta",
   ].map((name) => `change:${name}`);
   const userSet = [
     "text", "layer", "head", "all_heads", "prompt", "view", "selected_token", "hide_special",
-    "merge_words", "scale", "statistic", "mask",
+    "merge_words", "scale", "statistic", "mask", "window_start",
   ];
   const events = [
     ...userSet.map((name) => `change:${name}`),

@@ -25,8 +25,15 @@ export interface StripMeta {
   n: number;
 }
 
+/** What the head view draws from: weights of some layers, by token index. */
+export interface WeightSource {
+  readonly meta: { n: number; heads: number };
+  hasLayer(layer: number): boolean;
+  weight(layer: number, head: number, i: number, j: number): number;
+}
+
 /** Attention weights of the layers that reached the front end. */
-export class AttentionBlock {
+export class AttentionBlock implements WeightSource {
   constructor(
     readonly meta: AttentionMeta,
     private readonly values: Uint16Array,
@@ -46,6 +53,45 @@ export class AttentionBlock {
     const { n, heads } = this.meta;
     const offset = (((layer - this.meta.layers[0]) * heads + head) * n + i) * n + j;
     return this.values[offset] / SCALE;
+  }
+}
+
+/**
+ * Describes `_window_buffer`: rows and columns `[start, start + rows)` of every layer, for the
+ * head view of a long text (gemma_widget/wire.py `encode_window`).
+ */
+export interface WindowMeta {
+  layers: [number, number];
+  heads: number;
+  n: number;
+  start: number;
+  rows: number;
+  dtype: "uint16";
+  hide_special?: boolean;
+  merge_words?: boolean;
+}
+
+/** The head view's window of every layer; weights outside the window read as 0. */
+export class WindowBlock implements WeightSource {
+  constructor(
+    readonly meta: WindowMeta,
+    private readonly values: Uint16Array,
+  ) {}
+
+  hasLayer(layer: number): boolean {
+    return layer >= this.meta.layers[0] && layer < this.meta.layers[1];
+  }
+
+  /** True when it holds every row of the window `[start, end)`. */
+  covers(start: number, end: number): boolean {
+    return start >= this.meta.start && end <= this.meta.start + this.meta.rows;
+  }
+
+  weight(layer: number, head: number, i: number, j: number): number {
+    const { heads, rows, start } = this.meta;
+    const [r, c] = [i - start, j - start];
+    if (r < 0 || c < 0 || r >= rows || c >= rows) return 0;
+    return this.values[(((layer - this.meta.layers[0]) * heads + head) * rows + r) * rows + c] / SCALE;
   }
 }
 
@@ -74,6 +120,21 @@ export function decodeAttention(
     throw new Error(`attention buffer holds ${values.length} values, meta says ${expected}`);
   }
   return new AttentionBlock(meta as AttentionMeta, values);
+}
+
+/** Decode `_window_buffer`; null when there is none. */
+export function decodeWindow(
+  bytes: Bytes | null | undefined,
+  meta: Partial<WindowMeta> | null | undefined,
+): WindowBlock | null {
+  if (!bytes || bytes.byteLength === 0 || !meta?.layers || meta.dtype !== "uint16") return null;
+  const values = asUint16(bytes);
+  const [start, stop] = meta.layers;
+  const expected = (stop - start) * (meta.heads ?? 0) * (meta.rows ?? 0) ** 2;
+  if (values.length !== expected) {
+    throw new Error(`window buffer holds ${values.length} values, meta says ${expected}`);
+  }
+  return new WindowBlock(meta as WindowMeta, values);
 }
 
 /** How the pinned token attends in every layer and head: "out" its row, "in" its column. */

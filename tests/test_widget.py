@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import ipywidgets
@@ -13,7 +15,14 @@ from ipywidgets.widgets.widget import _remove_buffers
 from transformers import AutoModel, AutoTokenizer
 
 from gemma_widget import AttentionWidget, ModelNotFoundError
-from gemma_widget.wire import SCALE, decode_attention, encode_attention, layers_to_send
+from gemma_widget.wire import (
+    SCALE,
+    WINDOW_ROWS,
+    decode_attention,
+    encode_attention,
+    layers_to_send,
+    sends_window,
+)
 
 
 @pytest.fixture
@@ -100,6 +109,42 @@ def test_long_text_sends_only_the_shown_layer_and_follows_layer_changes(
     assert widget._attention_meta["layers"] == [3, 4]
     sent = decode_attention(widget._attention_buffer, widget._attention_meta)  # type: ignore[arg-type]
     np.testing.assert_allclose(sent[0], widget.attention[3], atol=0.5 / SCALE + 1e-7)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_very_long_text_sends_its_window_of_every_layer(widget: AttentionWidget) -> None:
+    """Past the background budget the head view's window of every layer follows the result,
+    so a layer switch in the head view needs nothing from the kernel; the matrix view asks."""
+    widget.text = " ".join(["token"] * 1300)
+    widget.wait(timeout=120)
+    n = len(widget.view_tokens)
+    assert sends_window(4, 3, n)
+    wait_until(lambda: bool(widget._window_meta))
+    meta = widget._window_meta
+    assert (meta["start"], meta["rows"], meta["n"], meta["layers"]) == (0, WINDOW_ROWS, n, [0, 4])
+    window = np.frombuffer(widget._window_buffer, "<u2").reshape(4, 3, WINDOW_ROWS, WINDOW_ROWS)
+    expected = widget.view_attention[:, :, :WINDOW_ROWS, :WINDOW_ROWS]
+    np.testing.assert_allclose(window / SCALE, expected, atol=0.5 / SCALE + 1e-7)
+
+    before = widget._attention_buffer
+    widget.layer = 2  # the head view draws it from the window: no whole layer is sent
+    assert widget._attention_buffer is before
+    widget.window_start = 600  # the front end moved the window: that window follows
+    wait_until(lambda: widget._window_meta.get("start") == 600)
+    widget.window_start = 10_000  # past the end: the last full window, as the front end shows
+    wait_until(lambda: widget._window_meta.get("start") == n - WINDOW_ROWS)
+    widget.view = "matrix"  # the heatmap needs every row of the layer on screen
+    assert widget._attention_meta["layers"] == [2, 3]
+
+    widget.text += " more"
+    widget.wait(timeout=120)  # a new result never travels with the old text's window
+    assert widget._window_meta == {} or widget._window_meta["n"] == len(widget.view_tokens)
 
 
 def test_short_text_sends_every_layer_so_switches_need_no_kernel(widget: AttentionWidget) -> None:

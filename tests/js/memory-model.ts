@@ -22,7 +22,7 @@ export class MemoryModel {
       error_fix: "", notice: "", tokens: [], special: [], rendered_text: "", num_layers: 0,
       num_heads: 0, model_info: "", editable: true, progress: "", _attention_buffer: null, _attention_meta: {},
       view: "head", selected_token: -1, hide_special: false, merge_words: false, scale: "linear",
-      statistic: "entropy", mask: "model", view_tokens: [], view_kinds: [], renormalised: false, head_stats: {},
+      statistic: "entropy", mask: "model", window_start: 0, _window_buffer: null, _window_meta: {}, view_tokens: [], view_kinds: [], renormalised: false, head_stats: {},
       layer_types: [], num_kv_heads: 0, _thumbnail_buffer: null, _thumbnail_meta: {},
       _token_buffer: null, _token_meta: {},
       ...state,

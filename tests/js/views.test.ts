@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { LOG_FLOOR, heat, scaled } from "../../js/colour";
 import { groupLines } from "../../js/layout";
 import { layerTypeLabel, sharingNote } from "../../js/model-view";
-import { SCALE, decodeAttention, decodeStrips, stripsFromBlock } from "../../js/wire";
+import { SCALE, decodeAttention, decodeStrips, decodeWindow, stripsFromBlock } from "../../js/wire";
 import { diagonalHead, encode } from "./fixtures";
 import { mount, nextFrame, resultFor } from "./memory-model";
 
@@ -191,5 +191,51 @@ describe("long texts", () => {
     await nextFrame();
     expect(indices()).toContain(290);
     expect(root.querySelector('.gw-token[data-index="290"]')!.classList.contains("gw-pinned")).toBe(true);
+  });
+
+  it("draw another layer from the kernel's window of every layer, for the rows it holds only", async () => {
+    const encoded = encode([[uniform]]); // the kernel sent layer 0 of 2
+    const { model, root } = await mount({
+      text: "t", ...resultFor("t", tokens), num_layers: 2, num_heads: 1,
+      _attention_buffer: encoded.bytes, _attention_meta: encoded.meta,
+    });
+    model.kernelSets({ layer: 1 });
+    await nextFrame();
+    expect(root.dataset.drawn).toBe(""); // layer 1 is not here yet: nothing stale is drawn
+    // Rows 0-127 of both layers; in layer 1 every token attends to itself only.
+    const rows = 128;
+    const values = new Uint16Array(2 * rows * rows);
+    for (let i = 0; i < rows; i++) {
+      for (let j = 0; j < rows; j++) values[i * rows + j] = Math.round(SCALE / n);
+      values[rows * rows + i * rows + i] = SCALE;
+    }
+    const windowMeta = { layers: [0, 2] as [number, number], heads: 1, n, start: 0, rows, dtype: "uint16" as const };
+    model.kernelSets({ _window_buffer: new DataView(values.buffer), _window_meta: windowMeta });
+    await nextFrame();
+    expect(root.dataset.drawn).toBe("head:1:0");
+    const source = root.querySelector<HTMLElement>('.gw-token[data-side="source"][data-index="5"]')!;
+    source.dispatchEvent(new MouseEvent("mouseover", { bubbles: true }));
+    await nextFrame();
+    const weights = [...root.querySelectorAll('.gw-token[data-side="target"] .gw-weight')].map((w) => w.textContent);
+    expect(weights[5]).toBe("1.000");
+    expect(weights[6]).toBe("0.000");
+    source.dispatchEvent(new MouseEvent("mouseout", { bubbles: true }));
+
+    const slider = root.querySelector<HTMLInputElement>(".gw-window")!;
+    slider.value = "100"; // rows 100-227: the window the kernel sent does not hold them
+    slider.dispatchEvent(new Event("input"));
+    await nextFrame();
+    expect(model.saved).toContainEqual({ window_start: 100 }); // the kernel sends that window
+    expect(root.dataset.drawn).toBe("");
+    model.kernelSets({ _window_meta: { ...windowMeta, start: 100 }, _window_buffer: new DataView(values.slice().buffer) });
+    await nextFrame();
+    expect(root.dataset.drawn).toBe("head:1:0");
+
+    expect(decodeWindow(new DataView(new ArrayBuffer(0)), windowMeta)).toBeNull();
+    expect(() => decodeWindow(new DataView(new ArrayBuffer(6)), windowMeta)).toThrow(/window buffer holds 3 values, meta says 32768/);
+    // A window made for other rows (words merged) is never drawn as tokens.
+    model.kernelSets({ _window_meta: { ...windowMeta, start: 100, merge_words: true }, _window_buffer: new DataView(values.slice().buffer) });
+    await nextFrame();
+    expect(root.dataset.drawn).toBe("");
   });
 });
