@@ -8,7 +8,8 @@
  * For each length: the widget shows a text of about that many tokens; after typing settles
  * (every layer then reaches the page for texts up to gemma_widget/wire.py's background budget),
  * each switch is timed from the input event to the animation frame that draws it (the view's
- * `data-drawn`, e.g. "head:5:0"). Prints one JSON line per length with medians and p95 in ms.
+ * `data-drawn`, e.g. "head:5:0"). Prints one JSON line per length with medians, p95 and the
+ * slowest switch in ms (at 2048 tokens the first matrix view of a layer waits for that layer).
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -38,6 +39,7 @@ const quantile = (xs, q) => [...xs].sort((a, b) => a - b)[Math.floor(q * (xs.len
 const summary = (xs) => ({
   median: Math.round(quantile(xs, 0.5) * 10) / 10,
   p95: Math.round(quantile(xs, 0.95) * 10) / 10,
+  max: Math.round(Math.max(...xs) * 10) / 10,
 });
 
 const workspace = makeWorkspace(values["model-dir"] ? "none" : shape);
