@@ -14,6 +14,7 @@ from .errors import ForwardError, NoAttentionError, check_text
 from .loading import LoadedModel, text_config
 from .masks import causal_attention_mask
 from .result import AttentionResult
+from .superseding import StopCheck, StopHooks, SupersededError
 from .tokens import readable_token
 
 
@@ -59,8 +60,13 @@ class _Forward(NamedTuple):
     hidden: np.ndarray | None  # [n, hidden] float32: the last hidden state, for embeddings
 
 
-def _forward(loaded: LoadedModel, ids: list[int], causal: bool) -> _Forward:
-    """One forward pass; the attention of every layer copied into one float32 array."""
+def _forward(
+    loaded: LoadedModel, ids: list[int], causal: bool, should_stop: StopCheck | None
+) -> _Forward:
+    """One forward pass; the attention of every layer copied into one float32 array.
+
+    `should_stop` is asked before each layer; when it says yes, `SupersededError` ends the pass.
+    """
     input_ids = torch.tensor([ids], device=loaded.device)
     # No attention_mask for the model's own: one unpadded sequence needs none, and passing an
     # all-ones mask makes transformers build the eager mask the slow way (5 ms a call on Gemma 3).
@@ -70,8 +76,10 @@ def _forward(loaded: LoadedModel, ids: list[int], causal: bool) -> _Forward:
         else None
     )
     try:
-        with loaded.lock, torch.inference_mode():
+        with loaded.lock, torch.inference_mode(), _stop_hooks(loaded).stoppable(should_stop):
             outputs = loaded.model(input_ids=input_ids, attention_mask=mask, output_attentions=True)
+    except SupersededError:
+        raise
     except torch.OutOfMemoryError as exc:
         raise ForwardError(
             f"Out of memory running {loaded.name} on {len(ids)} tokens ({loaded.device}).",
@@ -102,14 +110,27 @@ def _forward(loaded: LoadedModel, ids: list[int], causal: bool) -> _Forward:
     return _Forward(stacked, hidden)
 
 
+def _stop_hooks(loaded: LoadedModel) -> StopHooks:
+    """The model's layer hooks, installed on its first pass (the caller holds its lock)."""
+    if loaded.stop_hooks is None:
+        loaded.stop_hooks = StopHooks(loaded.model)
+    return loaded.stop_hooks
+
+
 def compute_attention(
-    loaded: LoadedModel, text: str, prompt: str = "", *, causal: bool = False
+    loaded: LoadedModel,
+    text: str,
+    prompt: str = "",
+    *,
+    causal: bool = False,
+    should_stop: StopCheck | None = None,
 ) -> AttentionResult:
     """The attention of `prompt + text` under `loaded`; from the cache when seen recently.
 
     `prompt` is a task prefix such as EmbeddingGemma's `task: search result | query: `
     (see `prompts.PROMPTS`); its tokens are flagged in `AttentionResult.in_prompt`. `causal`
     runs the same weights under a causal mask (`masks.py`) instead of the model's own.
+    `should_stop` lets the caller abandon the pass between layers (`superseding.py`).
     """
     key = (prompt, text, causal)
     cached = loaded.cache.get(key)
@@ -120,7 +141,7 @@ def compute_attention(
         empty = np.zeros((loaded.num_layers, loaded.num_heads, 0, 0), dtype=np.float32)
         return AttentionResult(text, [], [], [], empty, 0, prompt, [], causal=causal)
     tokenized = _tokenize(loaded, prompt + text, len(prompt))
-    forward = _forward(loaded, tokenized.ids, causal)
+    forward = _forward(loaded, tokenized.ids, causal, should_stop)
     pieces = loaded.tokenizer.convert_ids_to_tokens(tokenized.ids)
     tokens = [readable_token(piece, loaded.byte_level_tokens) for piece in pieces]
     result = AttentionResult(

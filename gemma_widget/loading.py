@@ -26,6 +26,7 @@ from .tokens import uses_byte_level_marks
 
 if TYPE_CHECKING:
     from .embedding import SentencePipeline
+    from .superseding import StopHooks
 
 DEFAULT_MODEL = "google/embeddinggemma-300m"
 # Beyond this, tokenizers report a "no limit" sentinel rather than a real maximum.
@@ -54,6 +55,7 @@ class LoadedModel:
     from_hub: bool = False
     hub_online: bool = False
     pipeline: SentencePipeline | None = None  # read on first use: embedding.pipeline_for
+    stop_hooks: StopHooks | None = None  # installed on the first pass: engine._stop_hooks
     lock: threading.Lock = field(default_factory=threading.Lock)
     cache: ResultCache[AttentionResult] = field(default_factory=ResultCache)
 

@@ -49,6 +49,7 @@ from .projection import Rows, project, thumbnails, token_strips, view_rows
 from .prompts import PROMPTS
 from .result import AttentionResult
 from .statistics import STATISTICS, HeadStatistics, head_statistics
+from .superseding import SupersededError
 from .wire import (
     encode_attention,
     encode_weights,
@@ -718,10 +719,18 @@ class AttentionWidget(anywidget.AnyWidget):
         error: GemmaWidgetError | None = None
         try:
             loaded = self._model_or_fallback(source)
-            result = compute_attention(loaded, text, prompt, causal=causal)
+            result = compute_attention(
+                loaded,
+                text,
+                prompt,
+                causal=causal,
+                should_stop=lambda: self._generation != generation,  # typing overtook it
+            )
             view = _view_of(result, **options)
             if len(result.tokens) <= STATISTICS_WITH_RESULT_MAX_TOKENS:
                 self._statistics_for(result)  # cheap: in the same message as the attention
+        except SupersededError:
+            return  # a newer generation is queued: the worker runs again at once
         except GemmaWidgetError as exc:
             error = exc
         except Exception as exc:  # never leave the widget stuck in "running"

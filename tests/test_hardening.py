@@ -177,3 +177,33 @@ def test_soak_of_1000_updates_keeps_memory_and_cache_bounded(tiny_gemma: Path) -
     growth = _rss_mb() - peak_after_warmup
     assert growth < 100, f"peak RSS grew {growth:.1f} MB over 800 updates"
     assert 0 < len(w.loaded_model.cache) < 1000
+
+
+def test_typing_stops_the_pass_for_text_it_overtook(fresh_tiny_gemma: Path) -> None:
+    """A pass whose text was overtaken ends at its next layer: only the newest text's pass runs
+    to the end, so the widget settles one pass after the last key, not two."""
+    import time
+
+    w = AttentionWidget("warm up", model=str(fresh_tiny_gemma)).wait(timeout=60)
+    model = w.loaded_model.model  # type: ignore[union-attr]
+    started = threading.Event()
+
+    def slow_layer(module: torch.nn.Module, args: object) -> None:
+        started.set()
+        time.sleep(0.2)
+
+    completed: list[int] = []
+    handles = [layer.register_forward_pre_hook(slow_layer) for layer in model.layers]
+    handles.append(model.register_forward_hook(lambda *_: completed.append(1)))
+    try:
+        w.text = "a first text that typing overtakes"
+        assert started.wait(timeout=30)
+        w.text = "the second text"  # while the first pass is in its first layer
+        w.wait(timeout=60)
+    finally:
+        for handle in handles:
+            handle.remove()
+    assert w.rendered_text == "the second text"
+    assert completed == [1]  # the first pass stopped before its end; the second finished
+    assert w.status == "ready"
+    assert w.error == ""
