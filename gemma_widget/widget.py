@@ -724,7 +724,9 @@ class AttentionWidget(anywidget.AnyWidget):
                 text,
                 prompt,
                 causal=causal,
-                should_stop=lambda: self._generation != generation,  # typing overtook it
+                # Typing overtook this text: the view never draws a result for text the box no
+                # longer holds, so finishing the pass would be wasted work.
+                should_stop=lambda: self._generation != generation,
             )
             view = _view_of(result, **options)
             if len(result.tokens) <= STATISTICS_WITH_RESULT_MAX_TOKENS:

@@ -180,8 +180,9 @@ def test_soak_of_1000_updates_keeps_memory_and_cache_bounded(tiny_gemma: Path) -
 
 
 def test_typing_stops_the_pass_for_text_it_overtook(fresh_tiny_gemma: Path) -> None:
-    """A pass whose text was overtaken ends at its next layer: only the newest text's pass runs
-    to the end, so the widget settles one pass after the last key, not two."""
+    """A pass whose text was overtaken ends at its next layer (its result would never be drawn:
+    the box holds newer text): only the newest text's pass runs to the end, so the widget settles
+    one pass after the last key, not up to two."""
     import time
 
     w = AttentionWidget("warm up", model=str(fresh_tiny_gemma)).wait(timeout=60)
