@@ -483,13 +483,24 @@ class AttentionWidget(anywidget.AnyWidget):
         start, stop = 0, layers  # every layer: there is no kernel to ask for another ...
         if attention[0].nbytes // 2 * layers > STANDALONE_BYTE_BUDGET:  # ... unless too big
             start, stop = self.layer, self.layer + 1
+            # The head view's window of every layer still fits: its layer slider keeps working.
+            window_start, window_stop = self._window_rows(self._view)
+            window, window_meta = encode_window(attention, window_start, window_stop)
+            state["_window_buffer"] = window
+            state["_window_meta"] = {
+                **window_meta,
+                "hide_special": self._view.hide_special,
+                "merge_words": self._view.merge_words,
+            }
             state["notice"] = " ".join(
                 part
                 for part in (
                     self.notice,
-                    f"This page holds layer {self.layer} only: every layer of this text would "
-                    f"make a file over {STANDALONE_BYTE_BUDGET // 2**20} MB. Save another layer "
-                    "with w.layer, or a shorter text.",
+                    f"This page holds layer {self.layer} whole (the matrix view), and tokens "
+                    f"{window_start} to {window_stop - 1} of every layer (the head view): every "
+                    f"layer of this text would make a file over "
+                    f"{STANDALONE_BYTE_BUDGET // 2**20} MB. Save another layer with w.layer, "
+                    "another window with w.window_start, or a shorter text.",
                 )
                 if part
             )

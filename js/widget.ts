@@ -723,7 +723,7 @@ class AttentionView {
     const buffer = m.get("_window_buffer");
     if (buffer === this.takenWindow) return;
     this.takenWindow = buffer;
-    const meta = m.get("_window_meta");
+    const meta = m.get("_window_meta") ?? {}; // absent from standalone pages of short texts
     const block = decodeWindow(buffer, "rows" in meta ? meta : null);
     const matches = block !== null && block.meta.n === n &&
       (block.meta.hide_special ?? false) === m.get("hide_special") &&

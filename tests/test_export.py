@@ -238,4 +238,9 @@ def test_a_page_for_a_long_text_holds_the_layer_on_screen_and_says_so(
     widget.layer = 2
     one = saved_state(widget.save(tmp_path / "one.html"))
     assert one["_attention_meta"]["layers"] == [2, 3]  # type: ignore[index]
-    assert "This page holds layer 2 only" in str(one["notice"])
+    assert "This page holds layer 2 whole" in str(one["notice"])
+    # ... and the head view's window of every layer, so its layer slider still works
+    window = one["_window_meta"]
+    assert window["layers"] == [0, 4]  # type: ignore[index]
+    assert window["rows"] == len(widget.view_tokens)  # type: ignore[index]
+    assert "_window_buffer" in one["_binary"]  # type: ignore[operator]

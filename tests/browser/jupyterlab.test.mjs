@@ -171,3 +171,26 @@ test("views switch in the browser and in Python; a pinned token shows its strip"
     null, { timeout: 30_000 },
   );
 });
+
+test("a very long text: head-view layer switches draw from the window of every layer", async () => {
+  const root = page.locator(".gw-root").first();
+  await runCell(page, "w.text = ' '.join(['word'] * 1300)\nw.layer = 0");
+  await page.waitForFunction(
+    () => Number(document.querySelector(".gw-root")?.getAttribute("data-tokens")) === 1301,
+    null, { timeout: 60_000 },
+  );
+  // 0.3 s after the result the kernel sends rows 0-127 of every layer; then no whole layer
+  // needs to travel for the head view (the tiny model's layer is 9.8 MB at this length).
+  await runCell(page, "import time\ntime.sleep(1)\nprint('window', w._window_meta.get('start'), w._window_meta.get('rows'))");
+  await page.getByText("window 0 128").waitFor({ timeout: 30_000 });
+  for (const layer of [2, 3, 1]) {
+    await root.locator(".gw-layer").fill(String(layer));
+    await waitForView(page, "drawn", `head:${layer}:1`, 10_000);
+  }
+  await runCell(page, "print('whole layers sent', w._attention_meta['layers'])");
+  await page.getByText("whole layers sent [0, 1]").waitFor({ timeout: 30_000 });
+  // The matrix view needs every row of the layer on screen: the kernel sends it.
+  await root.locator('.gw-view-tab[data-view="matrix"]').click();
+  await waitForView(page, "drawn", "matrix:1:1", 30_000);
+  await root.locator('.gw-view-tab[data-view="head"]').click();
+});

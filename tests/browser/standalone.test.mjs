@@ -64,3 +64,31 @@ test("layer and head switching and hovering still work", async () => {
   const sum = weights.reduce((total, w) => total + Number(w), 0);
   assert.ok(Math.abs(sum - 1) < 0.01 * weights.length, `row sums to ${sum}`);
 });
+
+test("a page holding one layer whole still switches layers in the head view", async () => {
+  // As for a long text: the page keeps layer 1 whole and the head view's window of every layer.
+  const html = join(workspace.dir, "one-layer.html");
+  execFileSync(PYTHON, ["-c", [
+    "import sys",
+    "import gemma_widget.widget as module",
+    "from gemma_widget import AttentionWidget",
+    "module.STANDALONE_BYTE_BUDGET = 100",
+    "w = AttentionWidget('Saved for later, one layer whole.', model=sys.argv[1], layer=1)",
+    "w.wait(timeout=120).save(sys.argv[2])",
+  ].join("\n"), workspace.modelDir, html], { stdio: ["ignore", "ignore", "pipe"] });
+  const one = await browser.newPage();
+  await one.goto(`file://${html}`);
+  await waitForView(one, "drawn", "head:1:0", 30_000);
+  const root = one.locator(".gw-root");
+  assert.match((await root.locator(".gw-notice").textContent()) ?? "", /holds layer 1 whole/);
+  await root.locator(".gw-layer").fill("3");
+  await waitForView(one, "drawn", "head:3:0", 10_000); // from the window of every layer
+  await root.locator('.gw-token[data-side="source"][data-index="2"]').hover();
+  const weights = await root.locator('.gw-token[data-side="target"] .gw-weight').allTextContents();
+  const sum = weights.reduce((total, w) => total + Number(w), 0);
+  assert.ok(Math.abs(sum - 1) < 0.01 * weights.length, `row sums to ${sum}`);
+  await root.locator('.gw-view-tab[data-view="matrix"]').click();
+  await one.waitForTimeout(200);
+  assert.equal(await root.getAttribute("data-drawn"), ""); // the page has no whole layer 3
+  await one.close();
+});
