@@ -269,6 +269,7 @@ def test_statistics_follow_the_attention_and_never_show_another_text(
         return head_statistics(attention, special)
 
     monkeypatch.setattr(widget_module, "head_statistics", slow_statistics)
+    monkeypatch.setattr(widget_module, "STATISTICS_WITH_RESULT_MAX_TOKENS", 0)  # a longer text
     assert widget.head_stats  # "The cat sat."
     widget.text = "A dog."
     deadline = time.monotonic() + 30
@@ -281,6 +282,28 @@ def test_statistics_follow_the_attention_and_never_show_another_text(
     widget.wait(timeout=30)
     expected = head_statistics(widget.attention, widget.special).as_lists()
     assert widget.head_stats == expected
+
+
+def test_short_texts_get_their_statistics_in_the_same_update(
+    widget: AttentionWidget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Up to STATISTICS_WITH_RESULT_MAX_TOKENS the statistics travel with the attention: the
+    front end gets one state message per keystroke, not two."""
+    messages: list[set[str]] = []
+    send_state = widget.send_state
+
+    def record(key: str | list[str] | None = None) -> None:
+        messages.append({key} if isinstance(key, str) else set(key or []))
+        send_state(key)
+
+    monkeypatch.setattr(widget, "send_state", record)
+    widget.text = "Short and sweet."
+    widget.wait(timeout=30)
+    with_result = [keys for keys in messages if "rendered_text" in keys]
+    assert len(with_result) == 1
+    assert "head_stats" in with_result[0]
+    assert not [keys for keys in messages if "head_stats" in keys and "rendered_text" not in keys]
+    assert widget.head_stats == head_statistics(widget.attention, widget.special).as_lists()
 
 
 def test_mid_length_texts_get_every_layer_once_typing_pauses(
@@ -315,6 +338,7 @@ def test_long_texts_compute_statistics_only_for_the_model_view(
     from gemma_widget import widget as widget_module
 
     monkeypatch.setattr(widget_module, "EAGER_STATISTICS_MAX_TOKENS", 3)  # "long" from 4 tokens
+    monkeypatch.setattr(widget_module, "STATISTICS_WITH_RESULT_MAX_TOKENS", 0)
     widget.text = "A longer text."
     widget.wait(timeout=30)
     assert widget.head_stats == {}  # typing is not held up by them
