@@ -958,10 +958,19 @@ class AttentionWidget(anywidget.AnyWidget):
                 self.set_trait("_attention_buffer", buffer)
                 self.set_trait("_attention_meta", {**self._attention_meta, **meta})
 
-        timer = threading.Timer(FILL_IN_AFTER_S, lambda: self._on_apply_loop(fill_in))
+        self._fill_in_timer = self._later(self._fill_in_timer, FILL_IN_AFTER_S, fill_in)
+
+    def _later(
+        self, pending: threading.Timer | None, delay: float, callback: Callable[[], None]
+    ) -> threading.Timer:
+        """Run `callback` where results are applied, `delay` seconds from now, instead of the
+        `pending` timer (cancelled): a new keystroke or window move restarts the pause."""
+        if pending is not None:
+            pending.cancel()
+        timer = threading.Timer(delay, lambda: self._on_apply_loop(callback))
         timer.daemon = True
-        self._fill_in_timer = timer
         timer.start()
+        return timer
 
     def _window_rows(self, view: _View) -> tuple[int, int]:
         return token_window(view.attention.shape[2], self.window_start)
@@ -976,8 +985,6 @@ class AttentionWidget(anywidget.AnyWidget):
 
     def _send_window_later(self, view: _View, delay: float) -> None:
         """The head view's window of every layer, once typing (or the window) has paused."""
-        if self._window_timer is not None:
-            self._window_timer.cancel()
 
         def send() -> None:
             layers, heads, n, _ = view.attention.shape
@@ -994,10 +1001,7 @@ class AttentionWidget(anywidget.AnyWidget):
                     {**meta, "hide_special": view.hide_special, "merge_words": view.merge_words},
                 )
 
-        timer = threading.Timer(delay, lambda: self._on_apply_loop(send))
-        timer.daemon = True
-        self._window_timer = timer
-        timer.start()
+        self._window_timer = self._later(self._window_timer, delay, send)
 
     def _send_thumbnails(self, view: _View) -> None:
         """Shrunken maps of every layer and head for the model view, when the attention buffer
