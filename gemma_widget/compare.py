@@ -14,10 +14,8 @@ typing never waits for them.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +24,7 @@ import ipywidgets
 import numpy as np
 import traitlets
 
+from .applying import ApplyLoop
 from .bundle import STATIC, bundle_file
 from .embedding import (
     MATRYOSHKA_DIMENSIONS,
@@ -150,7 +149,7 @@ class CompareWidget(ipywidgets.VBox):  # type: ignore[misc]
         self._pending: tuple[int, dict[str, Any]] | None = None
         self._embeddings: dict[int, tuple[AttentionResult, Embedding]] = {}
         self._shown: tuple[Embedding | None, Embedding | None] = (None, None)
-        self._apply_loop: asyncio.AbstractEventLoop | None = None
+        self._applier = ApplyLoop()
         self._worker = CoalescingWorker(self._recompute, name="gemma-widget-compare")
         super().__init__(
             children=[
@@ -231,12 +230,8 @@ class CompareWidget(ipywidgets.VBox):  # type: ignore[misc]
 
     # --- computing (background thread) ----------------------------------------------------------
     def _request(self) -> None:
-        try:
-            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
         with self._state_lock:
-            self._apply_loop = loop
+            self._applier.remember()
             self._generation += 1
         self._worker.poke()
 
@@ -256,7 +251,7 @@ class CompareWidget(ipywidgets.VBox):  # type: ignore[misc]
                 self._pending = (generation, state)
             self._computed_generation = max(self._computed_generation, generation)
             self._done.notify_all()
-        self._on_apply_loop(self._apply_pending)
+        self._applier.call(self._apply_pending)
 
     @staticmethod
     def _snapshot(widget: AttentionWidget, position: str) -> _Side:
@@ -372,12 +367,6 @@ class CompareWidget(ipywidgets.VBox):  # type: ignore[misc]
         return state
 
     # --- applying (kernel thread) ---------------------------------------------------------------
-    def _on_apply_loop(self, callback: Callable[[], None]) -> None:
-        loop = self._apply_loop
-        if loop is not None and loop.is_running():
-            loop.call_soon_threadsafe(callback)
-        else:
-            callback()
 
     def _apply_pending(self) -> None:
         with self._state_lock:

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 import traitlets
 
+from .applying import ApplyLoop
 from .bundle import STATIC, bundle_file
 from .embedding import Embedding, SentencePipeline, embed_result, pipeline_for
 from .engine import compute_attention
@@ -275,7 +276,7 @@ class AttentionWidget(anywidget.AnyWidget):
         self._pending: _Outcome | None = None
         self._worker = CoalescingWorker(self._refresh, name="gemma-widget")
         self._started = False
-        self._apply_loop: asyncio.AbstractEventLoop | None = None
+        self._applier = ApplyLoop()
         self._image_requests = 0
         self._image_replies: dict[int, _ImageReply] = {}
         self._result_listeners: list[Callable[[], None]] = []
@@ -696,18 +697,10 @@ class AttentionWidget(anywidget.AnyWidget):
         self._send_attention(self._view)
 
     def _request(self) -> None:
-        """A new generation of (text, model): compute it in the background.
-
-        The result is applied on the event loop of the thread that asked: the kernel's main
-        thread, or the thread ipykernel handles comm messages on while a cell is running. In a
-        plain script there is no loop and the worker thread applies it.
-        """
-        try:
-            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
+        """A new generation of (text, model): computed in the background, and applied on the
+        event loop of the thread asking now (`applying.py`)."""
         with self._state_lock:
-            self._apply_loop = loop
+            self._applier.remember()
             self._generation += 1
             standing_in = self._failed is not None and self._failed[0] == self.model
             needs_load = self._loaded is None or (
@@ -751,7 +744,7 @@ class AttentionWidget(anywidget.AnyWidget):
         outcome = _Outcome(generation, loaded, result, view, error)
         with self._done:
             self._pending = outcome
-        self._on_apply_loop(self._apply_pending)  # the attention reaches the view first
+        self._applier.call(self._apply_pending)  # the attention reaches the view first
         with self._state_lock:
             still_current = generation == self._generation
         if (
@@ -763,7 +756,7 @@ class AttentionWidget(anywidget.AnyWidget):
         with self._done:
             self._finished = outcome
             self._done.notify_all()
-        self._on_apply_loop(self._apply_statistics)
+        self._applier.call(self._apply_statistics)
 
     def _apply_statistics(self) -> None:
         """Show the statistics of the result on screen once they are computed."""
@@ -773,14 +766,6 @@ class AttentionWidget(anywidget.AnyWidget):
                 return
             self._statistics_shown = known[1]
             self.set_trait("head_stats", known[1].as_lists())
-
-    def _on_apply_loop(self, callback: Callable[[], None]) -> None:
-        """Run `callback` where trait changes belong (see `_request`), or here without a loop."""
-        loop = self._apply_loop
-        if loop is not None and loop.is_running():
-            loop.call_soon_threadsafe(callback)
-        else:
-            callback()
 
     def _model_or_fallback(self, source: str) -> LoadedModel:
         """The model asked for; if it cannot be had and a fallback was given, the fallback.
@@ -814,7 +799,7 @@ class AttentionWidget(anywidget.AnyWidget):
             return self._given
 
         def report(step: str) -> None:
-            self._on_apply_loop(lambda: self.set_trait("progress", f"{source}: {step}"))
+            self._applier.call(lambda: self.set_trait("progress", f"{source}: {step}"))
 
         return load_model(source, self._device, self._dtype, self._trust_remote_code, report)
 
@@ -967,7 +952,7 @@ class AttentionWidget(anywidget.AnyWidget):
         `pending` timer (cancelled): a new keystroke or window move restarts the pause."""
         if pending is not None:
             pending.cancel()
-        timer = threading.Timer(delay, lambda: self._on_apply_loop(callback))
+        timer = threading.Timer(delay, lambda: self._applier.call(callback))
         timer.daemon = True
         timer.start()
         return timer

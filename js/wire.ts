@@ -32,6 +32,11 @@ export interface WeightSource {
   weight(layer: number, head: number, i: number, j: number): number;
 }
 
+/** Whether `[start, stop)` holds `layer`. */
+function holds(layers: [number, number], layer: number): boolean {
+  return layer >= layers[0] && layer < layers[1];
+}
+
 /** Attention weights of the layers that reached the front end. */
 export class AttentionBlock implements WeightSource {
   constructor(
@@ -40,7 +45,7 @@ export class AttentionBlock implements WeightSource {
   ) {}
 
   hasLayer(layer: number): boolean {
-    return layer >= this.meta.layers[0] && layer < this.meta.layers[1];
+    return holds(this.meta.layers, layer);
   }
 
   /** True when every one of `numLayers` layers is here (no need to ask the kernel). */
@@ -79,7 +84,7 @@ export class WindowBlock implements WeightSource {
   ) {}
 
   hasLayer(layer: number): boolean {
-    return layer >= this.meta.layers[0] && layer < this.meta.layers[1];
+    return holds(this.meta.layers, layer);
   }
 
   /** True when it holds every row of the window `[start, end)`. */

@@ -11,15 +11,24 @@ import { PYTHON, drawnTokens, launchBrowser, makeWorkspace, waitForView } from "
 /** @type {import("playwright-core").Page} */ let page;
 /** @type {string[]} */ const requests = [];
 
+/**
+ * Save a standalone page with Python: `lines` make the widget `w` on model `sys.argv[1]`.
+ * @param {string} name
+ * @param {string[]} lines
+ */
+function savePage(name, lines) {
+  const html = join(workspace.dir, name);
+  const code = ["import sys", "from gemma_widget import AttentionWidget", ...lines,
+    "w.wait(timeout=120).save(sys.argv[2])"].join("\n");
+  execFileSync(PYTHON, ["-c", code, workspace.modelDir, html], { stdio: ["ignore", "ignore", "pipe"] });
+  return html;
+}
+
 before(async () => {
   workspace = makeWorkspace();
-  const html = join(workspace.dir, "attention.html");
-  execFileSync(PYTHON, ["-c", [
-    "import sys",
-    "from gemma_widget import AttentionWidget",
+  const html = savePage("attention.html", [
     "w = AttentionWidget('Saved for later.', model=sys.argv[1], prompt='document', layer=1)",
-    "w.wait(timeout=120).save(sys.argv[2])",
-  ].join("\n"), workspace.modelDir, html], { stdio: ["ignore", "ignore", "pipe"] });
+  ]);
   browser = await launchBrowser();
   const context = await browser.newContext({ offline: true });
   page = await context.newPage();
@@ -67,15 +76,11 @@ test("layer and head switching and hovering still work", async () => {
 
 test("a page holding one layer whole still switches layers in the head view", async () => {
   // As for a long text: the page keeps layer 1 whole and the head view's window of every layer.
-  const html = join(workspace.dir, "one-layer.html");
-  execFileSync(PYTHON, ["-c", [
-    "import sys",
+  const html = savePage("one-layer.html", [
     "import gemma_widget.widget as module",
-    "from gemma_widget import AttentionWidget",
     "module.STANDALONE_BYTE_BUDGET = 100",
     "w = AttentionWidget('Saved for later, one layer whole.', model=sys.argv[1], layer=1)",
-    "w.wait(timeout=120).save(sys.argv[2])",
-  ].join("\n"), workspace.modelDir, html], { stdio: ["ignore", "ignore", "pipe"] });
+  ]);
   const one = await browser.newPage();
   await one.goto(`file://${html}`);
   await waitForView(one, "drawn", "head:1:0", 30_000);
