@@ -113,6 +113,11 @@ class CompareWidget(ipywidgets.VBox):  # type: ignore[misc]
         pair = mode == "pair"
         if not pair and right_text is not None:
             raise ValueError("mode='causal' reads one text both ways: pass only left_text.")
+        for name, instead in (("prompt", "left_prompt/right_prompt"), ("mask", "right_mask")):
+            if name in widget_options:
+                raise TypeError(f"CompareWidget sets each side's {name}: pass {instead}.")
+        if dimensions is not None and dimensions <= 0:
+            raise ValueError(f"dimensions must be a positive number, not {dimensions}.")
         self.left = AttentionWidget(
             left_text,
             model=model,
@@ -148,7 +153,6 @@ class CompareWidget(ipywidgets.VBox):  # type: ignore[misc]
         # The newest computed panel state not yet on screen, with its generation.
         self._pending: tuple[int, dict[str, Any]] | None = None
         self._embeddings: dict[int, tuple[AttentionResult, Embedding]] = {}
-        self._shown: tuple[Embedding | None, Embedding | None] = (None, None)
         self._applier = ApplyLoop()
         self._worker = CoalescingWorker(self._recompute, name="gemma-widget-compare")
         super().__init__(

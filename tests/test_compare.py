@@ -376,6 +376,10 @@ def test_bad_arguments_are_clear_errors(tiny_gemma: Path) -> None:
         CompareWidget("x", mode="sideways", model=str(tiny_gemma))
     with pytest.raises(ValueError, match="pass only left_text"):
         CompareWidget("x", "y", mode="causal", model=str(tiny_gemma))
+    with pytest.raises(TypeError, match="pass left_prompt/right_prompt"):
+        CompareWidget("x", "y", model=str(tiny_gemma), prompt="query")
+    with pytest.raises(ValueError, match="dimensions must be a positive number, not 0"):
+        CompareWidget("x", "y", model=str(tiny_gemma), dimensions=0)
 
 
 def test_close_stops_both_sides(tiny_gemma: Path) -> None:
