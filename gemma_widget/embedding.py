@@ -367,15 +367,17 @@ _pipelines_lock = threading.Lock()
 def pipeline_for(loaded: LoadedModel) -> SentencePipeline:
     """The pipeline of a loaded model, read once (from its folder, or the hub's copy of it)."""
     with _pipelines_lock:
-        if loaded.pipeline is None:
+        if loaded.pipeline is None and loaded.location is None:
+            why = f"{loaded.label} was passed as an object: no folder to read modules from"
+            loaded.pipeline = mean_pooling(why)
+        elif loaded.pipeline is None:
             loaded.pipeline = load_pipeline(_file_getter(loaded), loaded.label)
         return loaded.pipeline
 
 
 def _file_getter(loaded: LoadedModel) -> FileGetter:
     location = loaded.location
-    if location is None:
-        return lambda _: None
+    assert location is not None
     if not loaded.from_hub:
         folder = Path(location)
         return lambda name: (folder / name) if (folder / name).is_file() else None

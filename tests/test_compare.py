@@ -127,6 +127,17 @@ def test_without_modules_the_embedding_is_mean_pooling_and_says_so(tiny_gemma: P
     )
 
 
+def test_a_model_passed_as_an_object_gets_mean_pooling_and_says_why(tiny_gemma: Path) -> None:
+    model = AutoModel.from_pretrained(tiny_gemma, attn_implementation="eager")
+    w = AttentionWidget(
+        "an object", model=model, tokenizer=AutoTokenizer.from_pretrained(tiny_gemma)
+    )
+    description = w.wait(timeout=60).embedding_pipeline.description
+    assert description.startswith("mean pooling, normalised (")
+    assert "was passed as an object: no folder to read modules from" in description
+    assert w.embedding.size == 48
+
+
 def test_a_module_it_cannot_reproduce_falls_back_and_names_it(tmp_path: Path) -> None:
     (tmp_path / "modules.json").write_text(
         json.dumps([{"idx": 0, "path": "1_LayerNorm", "type": "sentence_transformers.LayerNorm"}])
