@@ -48,6 +48,12 @@ import {
 } from "./wire";
 
 const LINE_AREA_WIDTH = 180;
+/**
+ * The lines canvas never grows past the view's visible height (`.gw-view`'s max-height in
+ * widget.css): it sticks to the top of the scrolled view and draws the rows in sight. A canvas
+ * as tall as 256 rows (5632 px) took headless Chromium 600 ms to composite after every redraw.
+ */
+const MAX_CANVAS_HEIGHT = 640;
 /** Text waiting this long for its result: ask the kernel whether it is there at all. */
 export const PING_AFTER_MS = 4000;
 /** No answer to that ping this long: tell the user the kernel is not answering. */
@@ -136,6 +142,9 @@ class AttentionView {
   private readonly sources: HTMLDivElement;
   private readonly targets: HTMLDivElement;
   private readonly canvas: HTMLCanvasElement;
+  /** As tall as the token columns; holds the canvas, which sticks to the visible part. */
+  private readonly lineArea: HTMLDivElement;
+  private readonly viewArea: HTMLDivElement;
   private block: AttentionBlock | null = null;
   private takenBuffer: WidgetModel["_attention_buffer"] = null;
   /** Long texts: the window of every layer, so layer switches need not ask the kernel. */
@@ -237,9 +246,12 @@ class AttentionView {
     this.windowInput.setAttribute("aria-label", "First token shown");
     this.windowBar.hidden = true;
     const view = element("div", "gw-view", this.root);
+    this.viewArea = view;
     this.headPane = element("div", "gw-head-view", view);
     this.sources = element("div", "gw-column gw-sources", this.headPane);
-    this.canvas = element("canvas", "gw-lines", this.headPane);
+    this.lineArea = element("div", "gw-line-area", this.headPane);
+    this.lineArea.style.width = `${LINE_AREA_WIDTH}px`;
+    this.canvas = element("canvas", "gw-lines", this.lineArea);
     this.targets = element("div", "gw-column gw-targets", this.headPane);
     this.canvas.style.width = `${LINE_AREA_WIDTH}px`;
     this.matrix = new MatrixView((row) => this.togglePin(row));
@@ -389,6 +401,8 @@ class AttentionView {
       this.model.save_changes();
       this.refresh();
     });
+    // Scrolling a long head view brings other rows into the canvas' sight: redraw them.
+    this.viewArea.addEventListener("scroll", () => this.refresh(), { passive: true });
     this.windowInput.addEventListener("input", () => {
       this.setWindowStart(this.windowInput.valueAsNumber);
       this.refresh();
@@ -816,7 +830,9 @@ class AttentionView {
 
   private sizeCanvas(n: number): void {
     const ratio = window.devicePixelRatio || 1;
-    const height = Math.max(n * ROW_HEIGHT, 1);
+    const full = Math.max(n * ROW_HEIGHT, 1);
+    this.lineArea.style.height = `${full}px`;
+    const height = Math.min(full, MAX_CANVAS_HEIGHT);
     const [width, pixels] = [Math.round(LINE_AREA_WIDTH * ratio), Math.round(height * ratio)];
     if (this.canvas.width === width && this.canvas.height === pixels) return; // keep the bitmap
     this.canvas.style.height = `${height}px`;
@@ -827,12 +843,18 @@ class AttentionView {
   private drawLines(source: WeightSource, layer: number, heads: number[]): void {
     const context = this.canvas.getContext("2d");
     if (!context) return;
-    const key = JSON.stringify([layer, heads, this.currentFocus(), this.canvas.height, this.window]);
+    const ratio = this.canvas.width / LINE_AREA_WIDTH;
+    const height = this.canvas.height / ratio;
+    // The rows in sight: where the sticky canvas sits in its area (0 when nothing scrolled).
+    const band = Math.max(
+      0,
+      Math.round(this.canvas.getBoundingClientRect().top - this.lineArea.getBoundingClientRect().top),
+    );
+    const key = JSON.stringify([layer, heads, this.currentFocus(), height, band, this.window]);
     if (key === this.linesKey) return;
     this.linesKey = key;
-    const ratio = this.canvas.width / LINE_AREA_WIDTH;
-    context.setTransform(ratio, 0, 0, ratio, 0, 0);
-    context.clearRect(0, 0, LINE_AREA_WIDTH, this.canvas.height / ratio);
+    context.setTransform(ratio, 0, 0, ratio, 0, -band * ratio);
+    context.clearRect(0, band, LINE_AREA_WIDTH, height);
     context.lineWidth = 2;
     const top = this.window.start;
     for (const group of groupLines(source, layer, heads, this.currentFocus(), this.window)) {
