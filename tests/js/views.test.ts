@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { LOG_FLOOR, heat, scaled } from "../../js/colour";
 import { groupLines } from "../../js/layout";
 import { layerTypeLabel, sharingNote } from "../../js/model-view";
+import { MATRIX_SIDE, strongestPerPixel } from "../../js/matrix-view";
 import { SCALE, decodeAttention, decodeStrips, decodeWindow, stripsFromBlock } from "../../js/wire";
 import { diagonalHead, encode } from "./fixtures";
 import { mount, nextFrame, resultFor } from "./memory-model";
@@ -237,5 +238,22 @@ describe("long texts", () => {
     model.kernelSets({ _window_meta: { ...windowMeta, start: 100, merge_words: true }, _window_buffer: new DataView(values.slice().buffer) });
     await nextFrame();
     expect(root.dataset.drawn).toBe("");
+  });
+});
+
+describe("matrix view of a long text", () => {
+  it("downsamples to MATRIX_SIDE pixels a side, each pixel the strongest cell it covers", () => {
+    const n = 1000;
+    const values = new Uint16Array(n * n);
+    values[999 * n + 2] = SCALE; // one sharp link, far from the diagonal
+    for (let i = 0; i < n; i++) values[i * n + i] = Math.round(SCALE / 10);
+    const block = decodeAttention(new DataView(values.buffer), { layers: [0, 1], heads: 1, n, dtype: "uint16" })!;
+    const pooled = strongestPerPixel(block, 0, [0], n, MATRIX_SIDE);
+    expect(pooled).toHaveLength(MATRIX_SIDE * MATRIX_SIDE);
+    const row = Math.floor((999 * MATRIX_SIDE) / n);
+    const col = Math.floor((2 * MATRIX_SIDE) / n);
+    expect(pooled[row * MATRIX_SIDE + col]).toBe(1); // the link survives the shrinking
+    expect(pooled[0]).toBeCloseTo(0.1, 4); // the diagonal too
+    expect(pooled[1]).toBe(0);
   });
 });
