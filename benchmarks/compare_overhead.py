@@ -52,7 +52,7 @@ def main() -> None:
                 started = time.perf_counter()
                 result = compute_attention(loaded, text_of(tokens, run))
                 forward_ms.append((time.perf_counter() - started) * 1000)
-                left = sides[0].__class__(widget.left, result, loaded, "", "left")
+                left = sides[0].__class__(widget.left, "left", result, loaded, "", "left")
                 widget._embeddings.clear()  # a new result: no embedding known for it yet
                 started = time.perf_counter()
                 widget._panel_state([left, sides[1]], None, "similarity")

@@ -42,7 +42,7 @@ from .errors import GemmaWidgetError
 from .loading import DEFAULT_MODEL, LoadedModel
 from .result import AttentionResult
 from .statistics import right_to_left_share
-from .widget import EAGER_STATISTICS_MAX_TOKENS, AttentionWidget
+from .widget import AttentionWidget
 from .worker import CoalescingWorker
 
 MODES = ("pair", "causal")
@@ -76,6 +76,7 @@ class _Side:
     """What one side shows, read together under its lock."""
 
     widget: AttentionWidget
+    position: str  # "left" or "right"
     result: AttentionResult | None
     loaded: LoadedModel | None
     error: str
@@ -141,9 +142,8 @@ class CompareWidget(ipywidgets.VBox):  # type: ignore[misc]
             self._links += [
                 traitlets.link((self.left, name), (self.right, name)) for name in LINKED_VIEW_TRAITS
             ]
-        self.panel = SimilarityPanel(contribution=contribution)
+        self.panel = SimilarityPanel(contribution=contribution, dimensions=dimensions or 0)
         self.panel.set_trait("mode", mode)
-        self._requested_dimensions = dimensions
         for side in (self.left, self.right):
             side.layout = ipywidgets.Layout(flex="1 1 0", min_width="0", margin="0 6px 0 0")
         self._state_lock = threading.RLock()
@@ -242,7 +242,7 @@ class CompareWidget(ipywidgets.VBox):  # type: ignore[misc]
     def _recompute(self) -> None:
         with self._state_lock:
             generation = self._generation
-            requested = self.panel.dimensions or self._requested_dimensions
+            requested = self.panel.dimensions
             contribution = self.panel.contribution
         sides = [self._snapshot(self.left, "left"), self._snapshot(self.right, "right")]
         state: dict[str, Any]
@@ -262,7 +262,8 @@ class CompareWidget(ipywidgets.VBox):  # type: ignore[misc]
         with widget._state_lock:
             error = widget.error if widget.status == "error" else ""
             result = None if error else widget._result
-            return _Side(widget, result, widget._loaded, error, _side_title(widget, position))
+            title = _side_title(widget, position)
+            return _Side(widget, position, result, widget._loaded, error, title)
 
     def _panel_state(
         self, sides: list[_Side], requested: int | None, contribution: str
@@ -283,7 +284,7 @@ class CompareWidget(ipywidgets.VBox):  # type: ignore[misc]
         note = ""
         failed = [side for side in sides if side.error]
         if failed:
-            note = f"No similarity while the {failed[0].title.split(' · ')[0]} side has an error."
+            note = f"No similarity while the {failed[0].position} side has an error."
         elif left is None or right is None:
             note = "Waiting for both texts (an empty text has no embedding)."
         elif not same_space:
@@ -334,11 +335,9 @@ class CompareWidget(ipywidgets.VBox):  # type: ignore[misc]
         if result is None:
             return state
         widget = side.widget
-        statistics = (
-            widget._statistics_for(result).right_to_left  # computed for the model view anyway
-            if len(result.tokens) <= EAGER_STATISTICS_MAX_TOKENS
-            else right_to_left_share(result.attention)
-        )
+        # On its own, not through the side's statistics: those may be under way on the side's
+        # worker right now, and this share costs one pass over the attention.
+        statistics = right_to_left_share(result.attention)
         layer = min(widget.layer, statistics.shape[0] - 1)
         head = min(widget.head, statistics.shape[1] - 1)
         shares: Contributions | None = None

@@ -32,18 +32,20 @@ class WireMeta(TypedDict):
     dtype: str
 
 
+def _all_bytes(num_layers: int, heads: int, n: int) -> int:
+    return num_layers * heads * n * n * 2
+
+
 def layers_to_send(num_layers: int, heads: int, n: int, layer: int) -> tuple[int, int]:
     """Every layer while the payload stays small; otherwise the one on screen."""
-    all_bytes = num_layers * heads * n * n * 2
-    if all_bytes <= ALL_LAYERS_BYTE_BUDGET:
+    if _all_bytes(num_layers, heads, n) <= ALL_LAYERS_BYTE_BUDGET:
         return 0, num_layers
     return layer, layer + 1
 
 
 def fills_in_later(num_layers: int, heads: int, n: int) -> bool:
     """True when the first message holds one layer and every layer may follow after a pause."""
-    all_bytes = num_layers * heads * n * n * 2
-    return ALL_LAYERS_BYTE_BUDGET < all_bytes <= BACKGROUND_BYTE_BUDGET
+    return ALL_LAYERS_BYTE_BUDGET < _all_bytes(num_layers, heads, n) <= BACKGROUND_BYTE_BUDGET
 
 
 def token_window(n: int, start: int) -> tuple[int, int]:
@@ -58,11 +60,7 @@ def sends_window(num_layers: int, heads: int, n: int) -> bool:
     """True when the head view is windowed and every layer never reaches the front end: then
     the window of every layer follows after a pause (EG: 2.4 MB, against 604 MB for all of a
     2048-token text), so layer switches in the head view stop waiting for the kernel."""
-    return (
-        n > WINDOW_FROM
-        and not fills_in_later(num_layers, heads, n)
-        and (layers_to_send(num_layers, heads, n, 0) != (0, num_layers))
-    )
+    return n > WINDOW_FROM and _all_bytes(num_layers, heads, n) > BACKGROUND_BYTE_BUDGET
 
 
 def encode_window(attention: np.ndarray, start: int, stop: int) -> tuple[bytes, dict[str, object]]:
