@@ -146,9 +146,7 @@ class SentencePipeline:
         with torch.no_grad():
             parts = torch.cat([_mode_parts(mode, states, keep) for mode in self.modes], dim=1)
             pooled_vector = parts.sum(0)
-            output = pooled_vector
-            for layer in self.dense:
-                output = layer(output)
+            output = self._head(pooled_vector)
             if self.dense and self.linear:
                 parts = parts @ self._linear_map.T
             elif self.dense:
@@ -347,7 +345,8 @@ class Contributions:
 def to_similarity(a: Embedding, b: Embedding, dimensions: int | None = None) -> Contributions:
     """What each token of `a` adds to cos(a, b): its part projected on b's direction over |a|."""
     size = dimensions or a.size
-    direction = b.vector(size) / max(float(np.linalg.norm(b.vector(size))), 1e-12)
+    other = b.vector(size)
+    direction = other / max(float(np.linalg.norm(other)), 1e-12)
     length = max(float(np.linalg.norm(a.unnormalised[:size])), 1e-12)
     tokens = a.parts[:, :size] @ direction / length
     return Contributions(tokens, float(a.rest[:size] @ direction / length))
