@@ -11,7 +11,9 @@
  * `data-drawn`, e.g. "head:5:0"), and to the end of that frame's paint and commit (a task
  * posted from the frame runs only after them: "painted", what the user sees). Prints one JSON
  * line per length with medians, p95 and the slowest switch in ms, painted and drawn (at 2048
- * tokens the first matrix view of a layer waits for that layer).
+ * tokens the first matrix view of a layer waits for that layer), and from the start of the
+ * drawing frame to its paint (`frame_to_paint`: painted less the wait for the browser's next
+ * frame, which a switch started right after the last one's paint always has).
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -70,10 +72,13 @@ try {
     const samples = { layer: [], head: [], view: [] };
     /** @type {Record<string, number[]>} */
     const drawnSamples = { layer: [], head: [], view: [] };
-    /** @param {"layer" | "head" | "view"} kind @param {number[]} pair */
-    const keep = (kind, [drawn, painted]) => {
+    /** @type {Record<string, number[]>} */
+    const frameSamples = { layer: [], head: [], view: [] };
+    /** @param {"layer" | "head" | "view"} kind @param {number[]} times */
+    const keep = (kind, [drawn, painted, inFrame]) => {
       drawnSamples[kind].push(drawn);
       samples[kind].push(painted);
+      frameSamples[kind].push(inFrame);
     };
     const views = ["matrix", "model", "head"];
     for (let k = 0; k < switches; k++) {
@@ -101,6 +106,11 @@ try {
         head: summary(drawnSamples.head),
         view: summary(drawnSamples.view),
       },
+      frame_to_paint: {
+        layer: summary(frameSamples.layer),
+        head: summary(frameSamples.head),
+        view: summary(frameSamples.view),
+      },
     }));
   }
 } finally {
@@ -121,13 +131,17 @@ async function timeSwitch(page, what, value, expected) {
     ([kind, wanted, drawn]) => new Promise((resolve, reject) => {
       const root = /** @type {HTMLElement} */ (document.querySelector(".gw-root"));
       const timeout = setTimeout(() => reject(new Error(`${kind} ${wanted} never drew ${drawn}`)), 60_000);
+      let frameStart = NaN;
       const done = () => {
         clearTimeout(timeout);
         observer.disconnect();
         const drawnMs = performance.now() - start;
         // Posted from inside the drawing frame, this runs once its paint and commit are done.
         const channel = new MessageChannel();
-        channel.port1.onmessage = () => resolve([drawnMs, performance.now() - start]);
+        channel.port1.onmessage = () => {
+          const end = performance.now();
+          resolve([drawnMs, end - start, end - (frameStart || start)]);
+        };
         channel.port2.postMessage(null);
       };
       const observer = new MutationObserver(() => {
@@ -135,6 +149,8 @@ async function timeSwitch(page, what, value, expected) {
       });
       observer.observe(root, { attributes: true, attributeFilter: ["data-drawn"] });
       const start = performance.now();
+      // Asked for before the widget asks, so it runs first in the frame that draws the switch.
+      requestAnimationFrame(() => { frameStart = performance.now(); });
       if (kind === "view") {
         /** @type {HTMLButtonElement} */ (root.querySelector(`.gw-view-tab[data-view="${wanted}"]`)).click();
       } else {

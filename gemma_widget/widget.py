@@ -122,6 +122,13 @@ class _ImageReply:
         self.error = ""
 
 
+# How the page sets how the result is viewed (layer, head, view, pin, ...): it draws the change
+# first and sends it after that frame's paint, slider steps at most every 200 ms
+# (js/view-sync.ts). No echo then: an echo of an earlier step would arrive while a later one
+# waits to be sent and move the slider back for a moment.
+_VIEW_STATE = {"sync": True, "echo_update": False}
+
+
 class AttentionWidget(anywidget.AnyWidget):
     """Shows how the tokens of `text` attend to each other, live as the text changes.
 
@@ -138,35 +145,37 @@ class AttentionWidget(anywidget.AnyWidget):
     model = traitlets.Unicode(DEFAULT_MODEL, help="Hub id or local path of the model.").tag(
         sync=True
     )
-    layer = traitlets.Int(0, min=0, help="Layer shown, 0-based.").tag(sync=True)
+    layer = traitlets.Int(0, min=0, help="Layer shown, 0-based.").tag(**_VIEW_STATE)
     head = traitlets.Int(0, min=0, help="Head shown, 0-based (ignored when all_heads).").tag(
-        sync=True
+        **_VIEW_STATE
     )
-    all_heads = traitlets.Bool(False, help="Overlay every head, one colour each.").tag(sync=True)
+    all_heads = traitlets.Bool(False, help="Overlay every head, one colour each.").tag(
+        **_VIEW_STATE
+    )
     prompt = traitlets.Enum(
         list(PROMPTS), "none", help="EmbeddingGemma task prompt put before the text."
     ).tag(sync=True)
     view = traitlets.Enum(
         VIEWS, "head", help="head: lines; matrix: heatmap; model: every layer and head."
-    ).tag(sync=True)
+    ).tag(**_VIEW_STATE)
     selected_token = traitlets.Int(
         -1, min=-1, help="Row pinned in the views (index into view_tokens); -1 for none."
-    ).tag(sync=True)
+    ).tag(**_VIEW_STATE)
     window_start = traitlets.Int(
         0, min=0, help="Long texts: first row of the head view's window (the view follows)."
-    ).tag(sync=True)
+    ).tag(**_VIEW_STATE)
     hide_special = traitlets.Bool(
         False, help="Hide special and prompt tokens; the other rows are renormalised to sum to 1."
-    ).tag(sync=True)
+    ).tag(**_VIEW_STATE)
     merge_words = traitlets.Bool(
         False, help="Merge sub-word pieces into words (sum over attended, mean over attending)."
-    ).tag(sync=True)
+    ).tag(**_VIEW_STATE)
     scale = traitlets.Enum(
         SCALES, "linear", help="Colour scale of the matrix and model views."
-    ).tag(sync=True)
+    ).tag(**_VIEW_STATE)
     statistic = traitlets.Enum(
         STATISTICS, "entropy", help="Per-head statistic written in the model view."
-    ).tag(sync=True)
+    ).tag(**_VIEW_STATE)
     mask = traitlets.Enum(
         MASKS,
         "model",

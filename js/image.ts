@@ -49,12 +49,15 @@ export function headViewSvg(image: HeadViewImage): string {
     `<g transform="translate(${column} ${HEADER})" stroke-width="2" fill="none">`,
   ];
   for (const group of image.groups) {
-    const d = group.pairs
-      .map(([i, j]) => `M0 ${rowCentre(i - image.offset)}L${image.lineAreaWidth} ${rowCentre(j - image.offset)}`)
-      .join("");
+    // One path a line, as on screen: where lines cross or meet, their ink adds up.
+    const lines = group.pairs.map(
+      ([i, j]) =>
+        `<path class="gw-line" d="M0 ${rowCentre(i - image.offset)}L${image.lineAreaWidth} ${rowCentre(j - image.offset)}"/>`,
+    );
     parts.push(
-      `<path class="gw-line" stroke="${headColour(group.head)}" ` +
-        `stroke-opacity="${group.opacity.toFixed(2)}" d="${d}"/>`,
+      `<g stroke="${headColour(group.head)}" stroke-opacity="${group.opacity.toFixed(2)}">`,
+      ...lines,
+      "</g>",
     );
   }
   parts.push("</g>");

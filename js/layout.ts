@@ -42,6 +42,30 @@ export function headColour(head: number): string {
   return HEAD_COLOURS[head % HEAD_COLOURS.length];
 }
 
+/** Width of an attention line in CSS pixels (bertviz's too). */
+export const LINE_WIDTH = 2;
+
+/**
+ * How a line of LINE_WIDTH and `opacity` is stroked at a device pixel `ratio`: as parallel
+ * strokes one device pixel wide (`width`, CSS px) at `offsets` from the row centre, each with
+ * `alpha`. Skia rasterises one-device-pixel strokes as hairlines: a 32-token head drawn with
+ * 2-px strokes took headless Chromium 11 ms to rasterise, as hairlines 3-5 ms
+ * (benchmarks/README.md). A faint line (most of them) is half as many strands at twice the
+ * alpha: the same ink, half the rasterising; lines past half opacity keep every strand, so the
+ * strongest stay the darkest.
+ */
+export function lineStrands(
+  ratio: number,
+  opacity: number,
+): { width: number; alpha: number; offsets: number[] } {
+  const full = Math.max(1, Math.round(LINE_WIDTH * ratio));
+  const thin = opacity <= 0.5 && full > 1;
+  const strands = thin ? Math.round(full / 2) : full;
+  const alpha = Math.min(1, (opacity * full) / strands);
+  const offsets = range(strands).map((k) => (k - (strands - 1) / 2) / ratio);
+  return { width: 1 / ratio, alpha, offsets };
+}
+
 /** Vertical centre of token row `index` (counted from the top of the window). */
 export function rowCentre(index: number): number {
   return index * ROW_HEIGHT + ROW_HEIGHT / 2;

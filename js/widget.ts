@@ -14,6 +14,8 @@ import {
   groupLines,
   headColour,
   headsShown,
+  LINE_WIDTH,
+  lineStrands,
   rowCentre,
   tokenWindow,
   WINDOW_ROWS,
@@ -36,6 +38,7 @@ import { MatrixView } from "./matrix-view";
 import type { Statistic, Status, ViewName, WidgetModel } from "./model";
 import { ModelView, STATISTIC_LABELS } from "./model-view";
 import { TokenStrip } from "./token-strip";
+import { ViewSync, type ChangeKind } from "./view-sync";
 import {
   AttentionBlock,
   WindowBlock,
@@ -155,6 +158,7 @@ class AttentionView {
   private drawnTokens: string[] = [];
   private focus: Focus = null;
   private frame = 0;
+  private readonly sync = new ViewSync(() => this.model.save_changes());
   private lastHeard = Date.now();
   private ping: { id: number; sentAt: number } | null = null;
   private pings = 0;
@@ -260,8 +264,7 @@ class AttentionView {
       this.model.set("head", head);
       this.model.set("all_heads", false);
       this.model.set("view", "head");
-      this.model.save_changes();
-      this.refresh();
+      this.changed("click");
     });
     view.append(this.matrix.root, this.modelGrid.root);
     this.strip = new TokenStrip(() => this.togglePin(-1));
@@ -398,7 +401,7 @@ class AttentionView {
     this.textBox.addEventListener("input", () => {
       this.lastHeard = Date.now(); // the wait for an answer starts now
       this.model.set("text", this.textBox.value);
-      this.model.save_changes();
+      this.sync.flush(); // at once: the forward pass waits for it
       this.refresh();
     });
     // Scrolling a long head view brings other rows into the canvas' sight: redraw them.
@@ -411,7 +414,7 @@ class AttentionView {
     this.head.input.addEventListener("input", () => this.setNumber("head", this.head.input));
     this.prompt.addEventListener("change", () => {
       this.model.set("prompt", this.prompt.value);
-      this.model.save_changes();
+      this.sync.flush();
       this.refresh();
     });
     this.allHeads.addEventListener("change", () => this.setOption("all_heads", this.allHeads.checked));
@@ -447,22 +450,19 @@ class AttentionView {
     value: WidgetModel[K],
   ): void {
     this.model.set(name, value);
-    this.model.save_changes();
-    this.refresh();
+    this.changed("click");
   }
 
   /** Pin a row (click), unpin it (click it again), or unpin with -1. */
   private togglePin(row: number): void {
     const next = row === this.model.get("selected_token") ? -1 : row;
     this.model.set("selected_token", next);
-    this.model.save_changes();
-    this.refresh();
+    this.changed("click");
   }
 
   private setNumber(name: "layer" | "head", input: HTMLInputElement): void {
     this.model.set(name, Number(input.value));
-    this.model.save_changes();
-    this.refresh();
+    this.changed("drag");
   }
 
   /** Model changed: take the text if Python set it, then redraw on the next frame. */
@@ -480,10 +480,18 @@ class AttentionView {
     this.frame = requestAnimationFrame(() => {
       this.frame = 0;
       this.draw();
+      this.sync.painted(this.root.classList.contains("gw-stale"));
     });
   }
 
+  /** A view change made in the page: drawn now, sent to the kernel after (view-sync.ts). */
+  private changed(kind: ChangeKind): void {
+    this.sync.changed(kind);
+    this.refresh();
+  }
+
   dispose(): void {
+    this.sync.dispose();
     clearInterval(this.watchdog);
     clearTimeout(this.waitTimer);
     if (this.frame) cancelAnimationFrame(this.frame);
@@ -779,7 +787,7 @@ class AttentionView {
   private setWindowStart(start: number): void {
     if (this.model.get("window_start") === start) return;
     this.model.set("window_start", start);
-    this.model.save_changes();
+    this.changed("click"); // the kernel waits for the window to rest before it sends
   }
 
   /**
@@ -855,15 +863,23 @@ class AttentionView {
     this.linesKey = key;
     context.setTransform(ratio, 0, 0, ratio, 0, -band * ratio);
     context.clearRect(0, band, LINE_AREA_WIDTH, height);
-    context.lineWidth = 2;
+    context.lineWidth = 1 / ratio;
     const top = this.window.start;
     for (const group of groupLines(source, layer, heads, this.currentFocus(), this.window)) {
+      const strands = lineStrands(ratio, group.opacity);
       context.strokeStyle = headColour(group.head);
-      context.globalAlpha = group.opacity;
+      context.globalAlpha = strands.alpha;
       context.beginPath();
       for (const [i, j] of group.pairs) {
-        context.moveTo(0, rowCentre(i - top));
-        context.lineTo(LINE_AREA_WIDTH, rowCentre(j - top));
+        const [from, to] = [rowCentre(i - top), rowCentre(j - top)];
+        // Both ends above or both below the rows in sight: nothing of it shows.
+        if (Math.max(from, to) < band - LINE_WIDTH || Math.min(from, to) > band + height + LINE_WIDTH) {
+          continue;
+        }
+        for (const offset of strands.offsets) {
+          context.moveTo(0, from + offset);
+          context.lineTo(LINE_AREA_WIDTH, to + offset);
+        }
       }
       context.stroke();
     }

@@ -76,6 +76,10 @@ def test_save_draws_each_view_as_png_and_svg_in_a_headless_browser(
     head_svg = widget.save(tmp_path / "head.svg").read_text()
     assert head_svg.count('class="gw-image-token"') == 2 * len(widget.view_tokens)
     width = int(re.search(r'<svg[^>]* width="(\d+)"', head_svg).group(1))  # type: ignore[union-attr]
+    # one path a line (their ink adds up where they cross, as on screen), weights >= 0.01
+    weights = widget.wait().attention[widget.layer, widget.head]
+    lines = head_svg.count('class="gw-line"')
+    assert int((weights >= 0.0101).sum()) <= lines <= int((weights >= 0.0099).sum())
     png_width, _ = _png_size(widget.save(tmp_path / "head.png", scale=2).read_bytes())
     assert png_width == 2 * width  # the PNG is the SVG, rasterised at twice its size
 

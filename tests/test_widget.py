@@ -97,6 +97,22 @@ def test_layer_and_head_from_the_front_end(widget: AttentionWidget) -> None:
     assert (widget.layer, widget.head, widget.all_heads) == (2, 1, True)
 
 
+def test_view_changes_from_the_page_are_not_echoed_but_text_is(
+    widget: AttentionWidget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page sends slider steps late (js/view-sync.ts): an echo of an earlier step would
+    move its slider back. Text is sent at once and still echoed, for other open pages."""
+    sent: list[dict[str, object]] = []
+    monkeypatch.setattr(widget, "_send", lambda msg, buffers=None: sent.append(msg))
+    view_state = {"layer": 1, "head": 1, "all_heads": True, "view": "matrix", "scale": "log"}
+    widget.set_state(view_state | {"selected_token": 0, "window_start": 0, "statistic": "entropy"})
+    assert widget.layer == 1 and widget.view == "matrix"
+    assert [m for m in sent if m.get("method") == "echo_update"] == []
+    widget.set_state({"text": "echoed"})
+    echoes = [m for m in sent if m.get("method") == "echo_update"]
+    assert [e["state"] for e in echoes] == [{"text": "echoed"}]
+
+
 def test_long_text_sends_only_the_shown_layer_and_follows_layer_changes(
     widget: AttentionWidget,
 ) -> None:

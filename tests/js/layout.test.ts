@@ -7,6 +7,8 @@ import {
   groupLines,
   headColour,
   headsShown,
+  LINE_WIDTH,
+  lineStrands,
   rowCentre,
   ROW_HEIGHT,
 } from "../../js/layout";
@@ -64,6 +66,25 @@ describe("geometry and labels", () => {
   it("puts line ends at the middle of token rows", () => {
     expect(rowCentre(0)).toBe(ROW_HEIGHT / 2);
     expect(rowCentre(3) - rowCentre(2)).toBe(ROW_HEIGHT);
+  });
+
+  it("strokes a line as one-device-pixel strands with the ink of a LINE_WIDTH line", () => {
+    for (const ratio of [1, 1.5, 2, 3]) {
+      const full = Math.round(LINE_WIDTH * ratio);
+      for (const opacity of [0.05, 0.3, 0.5, 0.55, 0.8, 1]) {
+        const { width, alpha, offsets } = lineStrands(ratio, opacity);
+        expect(width * ratio).toBe(1); // a hairline in device pixels
+        expect(offsets.length * alpha).toBeCloseTo(full * opacity); // the same ink
+        expect(alpha).toBeLessThanOrEqual(1);
+        const mean = offsets.reduce((a, b) => a + b, 0) / offsets.length;
+        expect(mean).toBeCloseTo(0); // centred on the row
+        const spread = (offsets.at(-1)! - offsets[0] + width) * ratio;
+        expect(spread).toBeCloseTo(offsets.length); // adjacent device pixels, no gaps
+      }
+      expect(lineStrands(ratio, 0.2).offsets.length).toBe(Math.max(1, Math.round(full / 2)));
+      expect(lineStrands(ratio, 0.9).offsets.length).toBe(full); // strong lines stay wide
+    }
+    expect(lineStrands(0.25, 0.3).offsets).toEqual([0]); // never no line at all
   });
 
   it("gives heads distinct colours", () => {

@@ -85,6 +85,16 @@ export async function nextFrame(): Promise<void> {
   await new Promise((resolve) => requestAnimationFrame(() => resolve(null)));
 }
 
+/** The drawing frame, then the task after it: view changes reach the kernel by then. */
+export async function afterPaint(): Promise<void> {
+  await nextFrame();
+  if (vi.isFakeTimers()) {
+    vi.advanceTimersByTime(1);
+    return;
+  }
+  await new Promise((resolve) => setTimeout(resolve, 0));
+}
+
 export async function mount(state: Partial<WidgetModel> = {}) {
   const model = new MemoryModel(state);
   const el = document.createElement("div");

@@ -6,7 +6,7 @@ import { layerTypeLabel, sharingNote } from "../../js/model-view";
 import { MATRIX_SIDE, strongestPerPixel } from "../../js/matrix-view";
 import { SCALE, decodeAttention, decodeStrips, decodeWindow, stripsFromBlock } from "../../js/wire";
 import { diagonalHead, encode } from "./fixtures";
-import { mount, nextFrame, resultFor } from "./memory-model";
+import { afterPaint, mount, nextFrame, resultFor } from "./memory-model";
 
 beforeEach(() => {
   vi.spyOn(HTMLCanvasElement.prototype, "getContext").mockReturnValue(null);
@@ -81,6 +81,7 @@ describe("views in the widget", () => {
     const { model, root } = await mount({ text: "a b", ...resultFor("a b", tokens) });
     expect(root.dataset.view).toBe("head");
     root.querySelector<HTMLButtonElement>('.gw-view-tab[data-view="matrix"]')!.click();
+    await afterPaint();
     expect(model.saved.at(-1)).toEqual({ view: "matrix" });
     await nextFrame();
     expect(root.dataset.view).toBe("matrix");
@@ -105,6 +106,7 @@ describe("views in the widget", () => {
     expect(root.querySelector(".gw-model-layer")!.textContent).toBe("layer 0 full");
     expect(root.querySelector(".gw-model-note")!.textContent).toContain("share 1 key/value head");
     thumbs[1].click();
+    await afterPaint();
     expect(model.saved.at(-1)).toEqual({ layer: 0, head: 1, all_heads: false, view: "head" });
   });
 
@@ -121,6 +123,7 @@ describe("views in the widget", () => {
     const { model, root } = await mount({ text: "a b", ...resultFor("a b", tokens) });
     const token = root.querySelector<HTMLElement>('.gw-token[data-side="source"][data-index="1"]')!;
     token.click();
+    await afterPaint();
     expect(model.saved.at(-1)).toEqual({ selected_token: 1 });
     await nextFrame();
     expect(token.classList.contains("gw-pinned")).toBe(true);
@@ -131,6 +134,7 @@ describe("views in the widget", () => {
     const targetWeights = [...root.querySelectorAll('.gw-token[data-side="target"] .gw-weight')];
     expect(targetWeights.map((w) => w.textContent)).toEqual(["0.250", "0.500", "0.250"]);
     token.click();
+    await afterPaint();
     expect(model.saved.at(-1)).toEqual({ selected_token: -1 });
     await nextFrame();
     expect(strip.hidden).toBe(true);
@@ -139,6 +143,7 @@ describe("views in the widget", () => {
   it("never draws rows made with other options, and marks renormalised rows", async () => {
     const { model, root } = await mount({ text: "a b", ...resultFor("a b", tokens) });
     root.querySelector<HTMLInputElement>(".gw-merge-words")!.click();
+    await afterPaint();
     expect(model.saved.at(-1)).toEqual({ merge_words: true });
     await nextFrame();
     expect(root.dataset.status).toBe("running"); // the rows on screen are still tokens
@@ -225,7 +230,7 @@ describe("long texts", () => {
     const slider = root.querySelector<HTMLInputElement>(".gw-window")!;
     slider.value = "100"; // rows 100-227: the window the kernel sent does not hold them
     slider.dispatchEvent(new Event("input"));
-    await nextFrame();
+    await afterPaint();
     expect(model.saved).toContainEqual({ window_start: 100 }); // the kernel sends that window
     expect(root.dataset.drawn).toBe("");
     model.kernelSets({ _window_meta: { ...windowMeta, start: 100 }, _window_buffer: new DataView(values.slice().buffer) });

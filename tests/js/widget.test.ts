@@ -1,7 +1,7 @@
 /** The head view rendered in jsdom against an in-memory model (tests/js/memory-model.ts). */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { SHOW_WAIT_AFTER_MS } from "../../js/widget";
-import { mount, nextFrame, resultFor } from "./memory-model";
+import { afterPaint, mount, nextFrame, resultFor } from "./memory-model";
 
 beforeEach(() => {
   // jsdom has no canvas; the view must cope with a missing 2D context (lines are checked in a
@@ -97,7 +97,35 @@ describe("head view", () => {
     expect(head.value).toBe("1");
     head.value = "0";
     head.dispatchEvent(new Event("input"));
+    await afterPaint();
     expect(model.saved.at(-1)).toEqual({ head: 0 });
+  });
+
+  it("tells the kernel of a view change after the frame that shows it, a drag's moves as one", async () => {
+    const { model, root } = await mount({ text: "a", ...resultFor("a", ["<bos>", "a"]) });
+    const head = root.querySelector<HTMLInputElement>(".gw-head")!;
+    const layer = root.querySelector<HTMLInputElement>(".gw-layer")!;
+    const before = model.saved.length;
+    head.value = "1";
+    head.dispatchEvent(new Event("input"));
+    layer.value = "0";
+    layer.dispatchEvent(new Event("input"));
+    head.value = "0";
+    head.dispatchEvent(new Event("input"));
+    expect(model.saved.length).toBe(before); // nothing sent before the frame is drawn
+    await nextFrame();
+    expect(root.dataset.drawn).toBe("head:0:0");
+    await afterPaint();
+    expect(model.saved.slice(before)).toEqual([{ head: 0, layer: 0 }]);
+    // Typing is sent at once, and takes a pending view change with it.
+    head.value = "1";
+    head.dispatchEvent(new Event("input"));
+    const box = root.querySelector<HTMLTextAreaElement>(".gw-text")!;
+    box.value = "ab";
+    box.dispatchEvent(new Event("input"));
+    expect(model.saved.at(-1)).toEqual({ head: 1, text: "ab" });
+    await afterPaint();
+    expect(model.saved.at(-1)).toEqual({ head: 1, text: "ab" }); // sent once
   });
 
   it("shows weights beside the other column while a token is hovered", async () => {
