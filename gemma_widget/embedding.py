@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from .torch_thread import run_on_torch_thread
+
 # Sentence Transformers pooling modes, old-style config keys first (as saved before v5).
 _LEGACY_MODES = {
     "pooling_mode_cls_token": "cls",
@@ -139,6 +141,9 @@ class SentencePipeline:
         `pooled` flags the tokens pooling reads (all of them, or all but the prompt when the
         config excludes it).
         """
+        return run_on_torch_thread(lambda: self._embed(hidden, pooled))
+
+    def _embed(self, hidden: np.ndarray, pooled: np.ndarray) -> Embedding:
         states = torch.from_numpy(np.asarray(hidden, dtype=np.float32))
         keep = torch.from_numpy(np.asarray(pooled, dtype=bool))
         if not bool(keep.any()):

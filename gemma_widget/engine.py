@@ -16,6 +16,7 @@ from .masks import causal_attention_mask
 from .result import AttentionResult
 from .superseding import StopCheck, StopHooks, SupersededError
 from .tokens import readable_token
+from .torch_thread import run_on_torch_thread
 
 
 class _Tokens(NamedTuple):
@@ -141,7 +142,7 @@ def compute_attention(
         empty = np.zeros((loaded.num_layers, loaded.num_heads, 0, 0), dtype=np.float32)
         return AttentionResult(text, [], [], [], empty, 0, prompt, [], causal=causal)
     tokenized = _tokenize(loaded, prompt + text, len(prompt))
-    forward = _forward(loaded, tokenized.ids, causal, should_stop)
+    forward = run_on_torch_thread(lambda: _forward(loaded, tokenized.ids, causal, should_stop))
     pieces = loaded.tokenizer.convert_ids_to_tokens(tokenized.ids)
     tokens = [readable_token(piece, loaded.byte_level_tokens) for piece in pieces]
     result = AttentionResult(

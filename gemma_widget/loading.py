@@ -23,6 +23,7 @@ from .errors import GemmaWidgetError, ModelNotFoundError, NoAttentionError, expl
 from .result import AttentionResult
 from .standin import STANDIN_LABEL, STANDIN_SOURCE, standin_dir
 from .tokens import uses_byte_level_marks
+from .torch_thread import run_on_passing_thread
 
 if TYPE_CHECKING:
     from .embedding import SentencePipeline
@@ -272,7 +273,9 @@ def load_model(
             if key in _registry:
                 return _registry[key]
         try:
-            loaded = loader(source, device, dtype, trust_remote_code, report)
+            loaded = run_on_passing_thread(
+                lambda: loader(source, device, dtype, trust_remote_code, report)
+            )
         except GemmaWidgetError:
             raise
         except Exception as exc:

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,8 @@ from gemma_widget import (
     load_model,
 )
 from gemma_widget.embedding import (
+    Embedding,
+    SentencePipeline,
     embed_result,
     load_pipeline,
     pipeline_for,
@@ -319,6 +322,34 @@ def test_a_causal_result_is_cached_apart_from_the_bidirectional_one(tiny_gemma: 
 
 
 # --- the widget -----------------------------------------------------------------------------------
+def test_both_sides_and_the_panel_run_torch_on_one_thread(
+    sentence_gemma: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three threads running torch would each keep a libgomp team and slow every pass down
+    (torch_thread.py): the sides' forward passes and the panel's embeddings share one."""
+    threads: set[str] = set()
+    loaded = load_model(str(sentence_gemma))
+    hook = loaded.model.register_forward_pre_hook(
+        lambda *_: threads.add(threading.current_thread().name)
+    )
+    embed = SentencePipeline._embed
+
+    def recording_embed(self: SentencePipeline, *args: np.ndarray) -> Embedding:
+        threads.add(threading.current_thread().name)
+        return embed(self, *args)
+
+    monkeypatch.setattr(SentencePipeline, "_embed", recording_embed)
+    try:
+        c = CompareWidget("a first text", "a second text", model=str(sentence_gemma))
+        c.wait(timeout=60)
+        c.left.text = "another first text"
+        assert c.wait(timeout=60).similarity is not None
+        c.close()
+    finally:
+        hook.remove()
+    assert threads == {"gemma-widget-torch"}
+
+
 def test_pair_mode_defaults_and_live_updates(sentence_gemma: Path) -> None:
     c = CompareWidget(QUERY, DOCUMENT, model=str(sentence_gemma)).wait(timeout=60)
     assert (c.left.prompt, c.right.prompt) == ("query", "document")

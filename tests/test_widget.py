@@ -106,7 +106,7 @@ def test_view_changes_from_the_page_are_not_echoed_but_text_is(
     monkeypatch.setattr(widget, "_send", lambda msg, buffers=None: sent.append(msg))
     view_state = {"layer": 1, "head": 1, "all_heads": True, "view": "matrix", "scale": "log"}
     widget.set_state(view_state | {"selected_token": 0, "window_start": 0, "statistic": "entropy"})
-    assert widget.layer == 1 and widget.view == "matrix"
+    assert (widget.layer, widget.view) == (1, "matrix")
     assert [m for m in sent if m.get("method") == "echo_update"] == []
     widget.set_state({"text": "echoed"})
     echoes = [m for m in sent if m.get("method") == "echo_update"]

@@ -101,6 +101,18 @@ describe("head view", () => {
     expect(model.saved.at(-1)).toEqual({ head: 0 });
   });
 
+  it("keeps the text box's selection changes from the page's other editors", async () => {
+    const { root } = await mount({ text: "a", ...resultFor("a", ["<bos>", "a"]) });
+    const heard: Event[] = [];
+    const listener = (event: Event) => heard.push(event);
+    document.addEventListener("selectionchange", listener);
+    const box = root.querySelector<HTMLTextAreaElement>(".gw-text")!;
+    box.dispatchEvent(new Event("selectionchange", { bubbles: true }));
+    root.querySelector(".gw-layer")!.dispatchEvent(new Event("selectionchange", { bubbles: true }));
+    document.removeEventListener("selectionchange", listener);
+    expect(heard.map((e) => (e.target as HTMLElement).className)).toEqual(["gw-layer"]);
+  });
+
   it("tells the kernel of a view change after the frame that shows it, a drag's moves as one", async () => {
     const { model, root } = await mount({ text: "a", ...resultFor("a", ["<bos>", "a"]) });
     const head = root.querySelector<HTMLInputElement>(".gw-head")!;

@@ -1,0 +1,56 @@
+"""All of the package's torch work runs on one thread (gemma_widget/torch_thread.py says why)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from gemma_widget.torch_thread import run_on_passing_thread, run_on_torch_thread
+
+
+def test_work_runs_on_one_thread_whoever_asks() -> None:
+    seen: set[threading.Thread] = set()
+    lock = threading.Lock()
+
+    def ask() -> None:
+        where = run_on_torch_thread(threading.current_thread)
+        with lock:
+            seen.add(where)
+
+    callers = [threading.Thread(target=ask) for _ in range(4)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join()
+    ask()  # the main thread too
+    assert len(seen) == 1
+    (torch_thread,) = seen
+    assert torch_thread is not threading.main_thread()
+    assert torch_thread.name == "gemma-widget-torch"
+    assert torch_thread not in callers
+
+
+def test_results_and_errors_come_back_and_nested_work_runs_in_place() -> None:
+    assert run_on_torch_thread(lambda: run_on_torch_thread(lambda: 7) * 6) == 42
+
+    def fail() -> None:
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        run_on_torch_thread(fail)
+    assert run_on_torch_thread(lambda: "still serving") == "still serving"
+
+
+def test_loads_run_on_a_thread_that_ends_with_them() -> None:
+    seen: list[threading.Thread] = []
+
+    def load() -> str:
+        seen.append(threading.current_thread())
+        return "loaded"
+
+    assert run_on_passing_thread(load) == "loaded"
+    assert seen[0] is not threading.current_thread()
+    assert not seen[0].is_alive()  # its libgomp team is gone with it
+    with pytest.raises(KeyError):
+        run_on_passing_thread(lambda: {}["missing"])
