@@ -10,8 +10,8 @@ prints one JSON line: the median of `compute_attention` inside a widget typing n
 - `second widget`: a second widget on the same model has computed one text.
 - `own thread per widget`: what the package did before torch_thread.py: each widget's pass on
   its own worker thread, with a second widget open.
-- `torch on the main thread`: one matrix product run on the caller's thread first (a user's cell);
-  the package cannot move that work, so this case shows the cost it leaves.
+- `torch on the main thread`: one matrix product run on the caller's thread first (a user's
+  cell); the widget frees that thread's team when it asks for a pass (`release_thread_team`).
 """
 
 from __future__ import annotations

@@ -51,6 +51,7 @@ from .prompts import PROMPTS
 from .result import AttentionResult
 from .statistics import STATISTICS, HeadStatistics, head_statistics
 from .superseding import SupersededError
+from .torch_thread import release_thread_team
 from .wire import (
     encode_attention,
     encode_weights,
@@ -708,6 +709,7 @@ class AttentionWidget(anywidget.AnyWidget):
     def _request(self) -> None:
         """A new generation of (text, model): computed in the background, and applied on the
         event loop of the thread asking now (`applying.py`)."""
+        release_thread_team()  # torch run in a cell on this thread would slow the pass down
         with self._state_lock:
             self._applier.remember()
             self._generation += 1

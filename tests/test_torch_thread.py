@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 import threading
+from pathlib import Path
 
 import pytest
+import torch
 
-from gemma_widget.torch_thread import run_on_passing_thread, run_on_torch_thread
+from gemma_widget.torch_thread import (
+    run_on_passing_thread,
+    run_on_torch_thread,
+)
 
 
 def test_work_runs_on_one_thread_whoever_asks() -> None:
@@ -54,3 +62,37 @@ def test_loads_run_on_a_thread_that_ends_with_them() -> None:
     assert not seen[0].is_alive()  # its libgomp team is gone with it
     with pytest.raises(KeyError):
         run_on_passing_thread(lambda: {}["missing"])
+
+
+@pytest.mark.skipif(
+    torch.get_num_threads() < 2 or not Path("/proc/self/task").is_dir(),
+    reason="one CPU thread (no libgomp team to free), or no /proc to count threads",
+)
+def test_a_cells_torch_team_is_freed_before_a_pass() -> None:
+    """A matrix product run on the asking thread leaves a libgomp team there (threads that
+    would slow the torch thread's passes down); asking for a pass frees it. Counted in a
+    process of its own, where no other thread comes or goes meanwhile."""
+    script = textwrap.dedent(
+        """
+        from pathlib import Path
+        import torch
+        from gemma_widget.torch_thread import release_thread_team
+
+        def threads():
+            return len(list(Path("/proc/self/task").iterdir()))
+
+        alone = threads()
+        torch.randn(300, 300) @ torch.randn(300, 300)  # what a notebook cell might do
+        with_team = threads()
+        release_thread_team()
+        freed = threads()
+        release_thread_team()  # nothing left to free: harmless
+        torch.randn(300, 300) @ torch.randn(300, 300)  # torch still works here afterwards
+        print(alone, with_team, freed, threads())
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    alone, with_team, freed, again = map(int, out.stdout.split())
+    assert with_team > alone  # the product made a team
+    assert freed == alone  # and it is gone
+    assert again == with_team
