@@ -9,7 +9,7 @@ or one matrix product had run on the kernel's main thread. So every widget's for
 and embeddings run on one thread, whichever thread asks; models load on a thread that ends
 with the load (its team goes with it), so a download of minutes holds up no other widget. A
 user's own torch work on the kernel's main thread (a cell) leaves a team there too: the widget
-frees it whenever it shows a result (`release_thread_team`).
+frees it before each pass it asks for (`release_thread_team`).
 """
 
 from __future__ import annotations

@@ -51,11 +51,16 @@ export class ViewSync {
     this.save();
   }
 
-  /** Closing: a change the kernel has not heard of goes now. */
+  /** Closing: a change the kernel has not heard of goes now, if the kernel side is still there. */
   dispose(): void {
-    if (this.pending) this.flush();
     clearTimeout(this.timer);
     this.timer = undefined;
+    if (!this.pending) return;
+    try {
+      this.flush();
+    } catch {
+      // closed from Python (`w.close()`): ipywidgets has no comm left to send on
+    }
   }
 
   private throttled(): number {

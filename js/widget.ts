@@ -867,10 +867,10 @@ class AttentionView {
     this.linesKey = key;
     context.setTransform(ratio, 0, 0, ratio, 0, -band * ratio);
     context.clearRect(0, band, LINE_AREA_WIDTH, height);
-    context.lineWidth = 1 / ratio;
     const top = this.window.start;
     for (const group of groupLines(source, layer, heads, this.currentFocus(), this.window)) {
       const strands = lineStrands(ratio, group.opacity);
+      context.lineWidth = strands.width;
       context.strokeStyle = headColour(group.head);
       context.globalAlpha = strands.alpha;
       context.beginPath();

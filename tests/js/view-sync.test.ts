@@ -71,3 +71,16 @@ describe("ViewSync: view changes reach the kernel after the frame that shows the
     expect(sent).toHaveLength(3);
   });
 });
+
+describe("ViewSync when the kernel side is gone", () => {
+  it("closes quietly when the last change cannot be sent", () => {
+    vi.useFakeTimers();
+    const sync = new ViewSync(() => {
+      throw new Error("Syncing error: no comm channel defined");
+    });
+    sync.changed("click");
+    expect(() => sync.dispose()).not.toThrow();
+    vi.advanceTimersByTime(1000); // and no timer is left to try again
+    vi.useRealTimers();
+  });
+});
