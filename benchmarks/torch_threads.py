@@ -29,6 +29,8 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from forward import text_of
 from model_factory import build_gemma3_encoder
 
 import gemma_widget.engine as engine
@@ -37,34 +39,19 @@ from gemma_widget import AttentionWidget
 from gemma_widget.result import AttentionResult
 
 CASES = ("alone", "second widget", "own thread per widget", "torch on the main thread")
-WORDS = [
-    "the",
-    "quick",
-    "brown",
-    "fox",
-    "jumps",
-    "over",
-    "a",
-    "lazy",
-    "dog",
-    "while",
-    "seven",
-    "tired",
-    "cats",
-    "watch",
-]
 
 
-def text_of(tokens: int, salt: int) -> str:
-    return " ".join(WORDS[(k + salt) % len(WORDS)] for k in range(tokens - 2)) + f" {salt}"
+def unique_text(tokens: int, salt: int) -> str:
+    """About `tokens` tokens, never the same twice (the widget's cache would answer)."""
+    return text_of(tokens - 1, salt) + f" {salt}"
 
 
 def measure(case: str, model_dir: Path, tokens: int, runs: int) -> float:
     if case == "own thread per widget":  # the pass on the widget's own worker thread
         engine.run_on_torch_thread = lambda work: work()  # type: ignore[attr-defined]
-    widget = AttentionWidget(text_of(tokens, 0), model=str(model_dir)).wait(timeout=600)
+    widget = AttentionWidget(unique_text(tokens, 0), model=str(model_dir)).wait(timeout=600)
     if case in ("second widget", "own thread per widget"):
-        AttentionWidget(text_of(tokens, 20_000), model=str(model_dir)).wait(timeout=600)
+        AttentionWidget(unique_text(tokens, 20_000), model=str(model_dir)).wait(timeout=600)
     if case == "torch on the main thread":
         torch.randn(300, 300) @ torch.randn(300, 300)
     times: list[float] = []
@@ -77,7 +64,7 @@ def measure(case: str, model_dir: Path, tokens: int, runs: int) -> float:
 
     widget_module.compute_attention = timed
     for run in range(1, runs + 3):
-        widget.text = text_of(tokens, run)  # a new text each time: no cache hit
+        widget.text = unique_text(tokens, run)  # a new text each time: no cache hit
         widget.wait(timeout=600)
     return statistics.median(times[2:])
 
