@@ -151,11 +151,14 @@ export function strongestPerPixel(
   side: number,
 ): Float32Array {
   const pooled = new Float32Array(side * side);
+  const columns = Int32Array.from({ length: n }, (_, j) => Math.floor((j * side) / n));
+  const [only] = heads;
   for (let i = 0; i < n; i++) {
     const row = Math.floor((i * side) / n) * side;
     for (let j = 0; j < n; j++) {
-      const at = row + Math.floor((j * side) / n);
-      const weight = meanWeight(block, layer, heads, i, j);
+      const at = row + columns[j];
+      const weight =
+        heads.length === 1 ? block.weight(layer, only, i, j) : meanWeight(block, layer, heads, i, j);
       if (weight > pooled[at]) pooled[at] = weight;
     }
   }

@@ -2,7 +2,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { LOG_FLOOR, heat, scaled } from "../../js/colour";
 import { groupLines } from "../../js/layout";
-import { layerTypeLabel, sharingNote } from "../../js/model-view";
+import { THUMBNAIL_PIXELS, layerTypeLabel, sharingNote } from "../../js/model-view";
 import { MATRIX_SIDE, strongestPerPixel } from "../../js/matrix-view";
 import { SCALE, decodeAttention, decodeStrips, decodeWindow, stripsFromBlock } from "../../js/wire";
 import { diagonalHead, encode } from "./fixtures";
@@ -108,6 +108,15 @@ describe("views in the widget", () => {
     thumbs[1].click();
     await afterPaint();
     expect(model.saved.at(-1)).toEqual({ layer: 0, head: 1, all_heads: false, view: "head" });
+  });
+
+  it("paints a map with no more pixels than it shows", async () => {
+    const long = Array.from({ length: 100 }, (_, k) => `t${k}`);
+    const { root } = await mount({ text: "long", ...resultFor("long", long), view: "model" });
+    const sizes = [...root.querySelectorAll<HTMLCanvasElement>(".gw-thumb canvas")].map((c) => c.width);
+    expect(sizes).toEqual([THUMBNAIL_PIXELS, THUMBNAIL_PIXELS]); // 100 x 100 cells, 64 x 64 pixels
+    const short = await mount({ text: "a b", ...resultFor("a b", tokens), view: "model" });
+    expect(short.root.querySelector<HTMLCanvasElement>(".gw-thumb canvas")!.width).toBe(tokens.length);
   });
 
   it("writes the statistics under the maps when they arrive after the attention", async () => {
