@@ -8,8 +8,9 @@ tokens took 168 ms instead of 81 as soon as a second widget had run one pass on 
 or one matrix product had run on the kernel's main thread. So every widget's forward passes
 and embeddings run on one thread, whichever thread asks; models load on a thread that ends
 with the load (its team goes with it), so a download of minutes holds up no other widget. A
-user's own torch work on the kernel's main thread (a cell) leaves a team there too: the widget
-frees it before each pass it asks for (`release_thread_team`).
+user's own torch work on the kernel's main thread (a cell) leaves a team there too: whoever asks
+for torch work frees their own first, and the widget frees the thread that asks it for a pass
+(`release_thread_team`).
 """
 
 from __future__ import annotations
@@ -32,9 +33,11 @@ _OMP_PAUSE_SOFT = 1
 
 
 def run_on_torch_thread(work: Callable[[], T]) -> T:
-    """`work()`, run on the torch thread; its result or its exception comes back here."""
+    """`work()`, run on the torch thread; its result or its exception comes back here. The
+    asking thread's own libgomp team, if torch left one there, is freed first."""
     if threading.current_thread() is _thread:
         return work()  # already there: asking the queue would wait for itself
+    release_thread_team()
     future: Future[object] = Future()
     _jobs.put((work, future))
     _ensure_thread()

@@ -97,6 +97,11 @@ class _View:
     hide_special: bool
     merge_words: bool
 
+    @property
+    def options(self) -> dict[str, bool]:
+        """What the wire metas carry, so the front end never draws merged rows as tokens."""
+        return {"hide_special": self.hide_special, "merge_words": self.merge_words}
+
 
 def _view_of(result: AttentionResult, *, hide_special: bool, merge_words: bool) -> _View:
     rows = view_rows(result, hide_special=hide_special, merge_words=merge_words)
@@ -498,11 +503,7 @@ class AttentionWidget(anywidget.AnyWidget):
             window_start, window_stop = self._window_rows(self._view)
             window, window_meta = encode_window(attention, window_start, window_stop)
             state["_window_buffer"] = window
-            state["_window_meta"] = {
-                **window_meta,
-                "hide_special": self._view.hide_special,
-                "merge_words": self._view.merge_words,
-            }
+            state["_window_meta"] = {**window_meta, **self._view.options}
             state["notice"] = " ".join(
                 part
                 for part in (
@@ -929,10 +930,7 @@ class AttentionWidget(anywidget.AnyWidget):
         buffer, meta = encode_attention(view.attention, start, stop)
         with self.hold_sync():
             self.set_trait("_attention_buffer", buffer)
-            self.set_trait(
-                "_attention_meta",
-                {**meta, "hide_special": view.hide_special, "merge_words": view.merge_words},
-            )
+            self.set_trait("_attention_meta", {**meta, **view.options})
 
     def _fill_in_after_a_pause(self, view: _View) -> None:
         """Mid-length texts: every layer follows the shown one once typing pauses, so layer
@@ -992,10 +990,7 @@ class AttentionWidget(anywidget.AnyWidget):
             buffer, meta = encode_window(view.attention, start, stop)
             with self.hold_sync():
                 self.set_trait("_window_buffer", buffer)
-                self.set_trait(
-                    "_window_meta",
-                    {**meta, "hide_special": view.hide_special, "merge_words": view.merge_words},
-                )
+                self.set_trait("_window_meta", {**meta, **view.options})
 
         self._window_timer = self._later(self._window_timer, delay, send)
 

@@ -88,11 +88,16 @@ def test_a_cells_torch_team_is_freed_before_a_pass() -> None:
         freed = threads()
         release_thread_team()  # nothing left to free: harmless
         torch.randn(300, 300) @ torch.randn(300, 300)  # torch still works here afterwards
-        print(alone, with_team, freed, threads())
+        again = threads()
+        from gemma_widget.torch_thread import run_on_torch_thread
+        run_on_torch_thread(lambda: None)  # asking for torch work frees the asker's team too
+        torch_thread = 1  # ...and starts the torch thread (no team yet: it ran no torch)
+        print(alone, with_team, freed, again, threads() - torch_thread)
         """
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    alone, with_team, freed, again = map(int, out.stdout.split())
+    alone, with_team, freed, again, after_asking = map(int, out.stdout.split())
     assert with_team > alone  # the product made a team
     assert freed == alone  # and it is gone
     assert again == with_team
+    assert after_asking == alone
